@@ -1,0 +1,46 @@
+"""From replies to outbox rows: each message is composed knowing its encoding and cost.
+
+A reply that silently turns into UCS-2 (one stray curly quote) costs twice as much, so the
+text is sanitised first and the encoding and segment count are stored on the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from bot.flows.runtime import Turn
+from bot.messages import Reply
+from bot.segments import measure, sanitise
+from storage import models as m
+
+
+def compose(reply: Reply) -> tuple[str, str, int]:
+    """The text as it will be sent, its encoding and its segment count."""
+    text = sanitise(reply.text)
+    info = measure(text)
+    return text, info.encoding, info.segments
+
+
+def outbound_rows(
+    turn: Turn, *, in_reply_to: m.InboundMessage | None = None, link_id: str | None = None
+) -> Iterator[m.OutboundMessage]:
+    participant = turn.participant
+    for reply in turn.replies:
+        text, encoding, segments = compose(reply)
+        yield m.OutboundMessage(
+            organisation_id=turn.organisation.id,
+            participant_id=participant.id,
+            channel=participant.channel,
+            provider=participant.provider or "console",
+            to=participant.phone,
+            text=text,
+            language=reply.language,
+            encoding=encoding,
+            segments=segments,
+            status="queued",
+            is_reply=in_reply_to is not None,
+            in_reply_to_id=in_reply_to.id if in_reply_to is not None else None,
+            link_id=link_id,
+            created_at=turn.now,
+            next_attempt_at=turn.now,
+        )

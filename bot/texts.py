@@ -1,0 +1,111 @@
+"""System messages to participants, translated through gettext catalogs.
+
+Every text a participant can receive from Heard itself (not poll content, which carries
+its own translations) is listed in `MESSAGES` under a stable key. The English text is the
+gettext msgid; catalogs live in `bot/locale/<lang>/LC_MESSAGES/heard.po` (extract with
+`pybabel extract -F babel.cfg`). Coordinators override any text per organisation and
+language (`TextOverride` rows), and the stable key is what they override.
+
+Machine-drafted translations are marked `fuzzy` for native review. Unlike `msgfmt`, we
+still use them: a draft in Swahili serves a Swahili speaker better than English does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "heard"
+
+
+def N_(text: str) -> str:
+    """Marks a msgid for extraction without translating it at import time."""
+    return text
+
+
+MESSAGES: dict[str, str] = {
+    "consent.request": N_(
+        "Welcome to {org}. We ask about services in your community. Answers are shared "
+        "only as totals; your number stays private. Reply YES to agree, NO to decline. "
+        "STOP ends messages, DELETE erases your data."
+    ),
+    "consent.reask": N_("Please reply YES to take part or NO to decline."),
+    "consent.declined": N_("OK, we will not send you questions. Text JOIN if you change your mind."),
+    "consent.thanks": N_("Thank you for joining {org}!"),
+    "stop.confirmed": N_("You will get no more messages from {org}. Text START to join again."),
+    "stop.ask_confirm": N_("Do you want to stop all messages from {org}? Reply STOP to confirm."),
+    "start.welcome_back": N_("Welcome back to {org}!"),
+    "help": N_(
+        "{org}: answer with the number of your choice. STOP to end messages, LANGUAGE to "
+        "change language, DELETE to erase your data."
+    ),
+    "no_session": N_(
+        "Thank you! There is no open question for you now; we will text you when there is. "
+        "HELP for help."
+    ),
+    "empty": N_("We received an empty message. Reply HELP for help."),
+    "poll.thanks": N_("Thank you for your answers!"),
+    "hint.choose_number": N_("Please reply with a number from 1 to {count}."),
+    "hint.choose_numbers": N_("Reply with one or more numbers from 1 to {count}, e.g. 1 3."),
+    "hint.not_a_number": N_("Please reply with a number."),
+    "hint.out_of_range": N_("Please reply with a number from {min} to {max}."),
+    "hint.yes_no": N_("Please reply 1 for Yes or 2 for No."),
+    "hint.rating": N_("Please reply with a number from 1 to 5."),
+    "hint.text": N_("Please reply with a few words."),
+    "hint.prefix": N_("Sorry, we did not understand."),
+    "question.skipped": N_("We will skip that question."),
+    "language.ask": N_("Reply with the number of your language: {options}"),
+    "language.changed": N_("Your language is now English."),
+    "delete.ask_confirm": N_(
+        "Do you want us to erase your number and profile? Your past answers stay only as "
+        "anonymous totals. Reply YES to erase or NO to keep them."
+    ),
+    "delete.done": N_("Your data has been erased. Thank you for taking part."),
+    "delete.kept": N_("OK, nothing was erased."),
+    "opted_out.reminder": N_("You have stopped messages from {org}. Text START to join again."),
+}
+
+
+@cache
+def _catalog(language: str) -> dict[str, str]:
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=None)
+    return {
+        message.id: message.string
+        for message in catalog
+        if message.id and isinstance(message.id, str) and message.string
+    }
+
+
+def available_languages() -> list[str]:
+    if not LOCALE_DIR.exists():
+        return ["en"]
+    found = {p.name for p in LOCALE_DIR.iterdir() if (p / "LC_MESSAGES").is_dir()}
+    return sorted(found | {"en"})
+
+
+class Texts:
+    """Looks up system messages: organisation override, then catalog, then English."""
+
+    def __init__(self, overrides: Mapping[tuple[str, str], str] | None = None):
+        self._overrides = dict(overrides or {})
+
+    def get(self, key: str, language: str | None, /, **params: object) -> str:
+        language = language or "en"
+        template = self._overrides.get((language, key))
+        if template is None:
+            msgid = MESSAGES[key]
+            template = _catalog(language).get(msgid, msgid)
+        try:
+            return template.format(**params)
+        except (KeyError, IndexError, ValueError):
+            # A coordinator's override with a typo in a {placeholder} must not break the
+            # conversation: fall back to the catalog text.
+            return MESSAGES[key].format(**params)

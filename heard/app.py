@@ -1,0 +1,47 @@
+"""The Flask application factory (`create_app`), as in the Flask tutorial.
+
+`settings=None` reads the environment; tests pass their own `Settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, jsonify
+
+from heard.config import Settings
+from heard.services import Services
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    services = services or Services.build(settings)
+    app = Flask("heard", instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(settings.public_url and settings.public_url.startswith("https")),
+    )
+    app.extensions["heard"] = services
+    logging.basicConfig(level=settings.log_level)
+
+    import admin
+    import sms_gateway
+
+    sms_gateway.init_app(app)
+    admin.init_app(app)
+    app.add_url_rule("/health", "health", health)
+    return app
+
+
+def services() -> Services:
+    return current_app.extensions["heard"]
+
+
+def health():
+    database = "ok" if services().db.ping() else "unavailable"
+    body = {"status": "ok" if database == "ok" else "degraded", "database": database}
+    return jsonify(body), 200 if database == "ok" else 503

@@ -1,0 +1,40 @@
+"""`heard serve`: gunicorn in front of `create_app()`."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from heard.config import Settings
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, settings: Settings, options: dict):
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from heard.app import create_app
+
+        return create_app(self.settings)
+
+
+def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    # Each worker builds its own app (and database pool) after the fork: a pool shared
+    # across a fork hands the same socket to two processes.
+    _Gunicorn(
+        settings,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": 4,
+            "timeout": 30,
+            "accesslog": "-",
+            "preload_app": False,
+        },
+    ).run()

@@ -1,0 +1,1 @@
+"""Persistence: typed models, the engine/session factory, migrations and queries."""
