@@ -8,8 +8,13 @@ from flask_login import current_user, login_required
 
 from storage import models as m
 
-blueprint = Blueprint("admin", __name__, template_folder="templates", static_folder="static",
-                      static_url_path="/static/admin")
+blueprint = Blueprint(
+    "admin",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/admin",
+)
 
 
 @blueprint.get("/")

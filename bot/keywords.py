@@ -13,6 +13,35 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 STOP, START, HELP, LANGUAGE, DELETE = "stop", "start", "help", "language", "delete"
+# Organisation-defined actions (storage `Keyword.action`).
+REPLY, POLL, REPORT = "reply", "poll", "report"
+
+# Words that may lead a longer message: "JOIN Ngiluni", "LUGHA 2", "MITI 500 shule".
+TAKES_ARGUMENT = frozenset({START, LANGUAGE, REPORT})
+
+# Skipping an optional (profile) question; only meaningful inside a flow, never global.
+SKIP_WORDS: tuple[str, ...] = (
+    "skip",
+    "pass",
+    "next",
+    "ruka",
+    "pita",
+    "passer",
+    "suivant",
+    "bo qua",
+    "tiep",
+    "छोड़ें",
+    "छोड़ो",
+    "chhodo",
+    "এড়িয়ে যান",
+    "বাদ",
+    "bad",
+    "छोड्नुहोस्",
+    "dumpha",
+    "tsallake",
+    "تخطي",
+    "تخط",
+)
 
 # The join word also tells us the language a newcomer speaks.
 BUILTIN_KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -20,7 +49,9 @@ BUILTIN_KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "opt out", "optout"),
         "sw": ("acha", "simama", "sitisha", "komesha"),
         "fr": ("arret", "arreter", "stop", "desabonner"),
-        "vi": ("dung", "dung lai", "huy"),
+        # Not bare "dung": folded, "Đúng" (right, yes) and "dừng" (stop) meet; the NLU
+        # lexicon tells them apart by their accents.
+        "vi": ("dung lai", "huy"),
         "hi": ("बंद", "रोकें", "रोको", "band"),
         "bn": ("বন্ধ", "থামুন", "bondho"),
         "ne": ("रोक", "रोक्नुहोस्", "बन्द", "banda"),
@@ -78,7 +109,6 @@ BUILTIN_KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-_PUNCTUATION = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 
 
@@ -95,8 +125,14 @@ def fold(text: str) -> str:
             continue
         kept.append(char)
     folded = unicodedata.normalize("NFC", "".join(kept)).replace("đ", "d")
-    folded = _PUNCTUATION.sub(" ", folded)
+    # By Unicode category, not `\W`: Devanagari vowel signs (ं, ि) are marks, not word
+    # characters to re, and dropping them would make "बंद" into "ब द".
+    folded = "".join(" " if unicodedata.category(c)[0] in "PSC" else c for c in folded)
     return _SPACES.sub(" ", folded).strip()
+
+
+def is_skip(text: str) -> bool:
+    return fold(text) in _SKIP
 
 
 @dataclass(frozen=True)
@@ -105,6 +141,8 @@ class KeywordMatch:
     language: str | None
     rest: str = ""
     argument: str = ""
+    # The folded word that matched: an organisation keyword's row is found by it.
+    word: str = ""
 
 
 class KeywordTable:
@@ -126,15 +164,31 @@ class KeywordTable:
             return None
         hit = self._exact.get(folded)
         if hit:
-            return KeywordMatch(hit[0], hit[1], "", hit[2])
-        # "JOIN Ngiluni", "START 1234": a start/join word may lead a longer message.
+            return KeywordMatch(hit[0], hit[1], "", hit[2], folded)
+        # "JOIN Ngiluni", "LUGHA 2": some words may lead a longer message.
         words = folded.split()
         for size in range(min(self._longest, len(words) - 1), 0, -1):
             head = " ".join(words[:size])
             hit = self._exact.get(head)
-            if hit and hit[0] in (START, LANGUAGE):
-                return KeywordMatch(hit[0], hit[1], " ".join(words[size:]), hit[2])
-        return None
+            if hit and hit[0] in TAKES_ARGUMENT:
+                return KeywordMatch(hit[0], hit[1], " ".join(words[size:]), hit[2], head)
+        return _lexicon_keyword(text)
 
     def words(self, action: str) -> Iterable[str]:
         return (word for word, (a, _, _) in self._exact.items() if a == action)
+
+
+_SKIP = frozenset(fold(word) for word in SKIP_WORDS)
+
+
+def _lexicon_keyword(text: str) -> KeywordMatch | None:
+    """The NLU's keyword lexicon knows more spellings ("dừng lại", "aidez moi"); it is
+    exact-match only, so it is as safe as our own table. Optional: `bot` works without it."""
+    try:
+        from nlu.lexicon import keyword_intent
+    except ImportError:  # pragma: no cover - the NLU package is part of the install
+        return None
+    intent = keyword_intent(text)
+    if intent in (STOP, START, HELP):
+        return KeywordMatch(intent, None, "", "", fold(text))
+    return None

@@ -34,7 +34,9 @@ MESSAGES: dict[str, str] = {
         "STOP ends messages, DELETE erases your data."
     ),
     "consent.reask": N_("Please reply YES to take part or NO to decline."),
-    "consent.declined": N_("OK, we will not send you questions. Text JOIN if you change your mind."),
+    "consent.declined": N_(
+        "OK, we will not send you questions. Text JOIN if you change your mind."
+    ),
     "consent.thanks": N_("Thank you for joining {org}!"),
     "stop.confirmed": N_("You will get no more messages from {org}. Text START to join again."),
     "stop.ask_confirm": N_("Do you want to stop all messages from {org}? Reply STOP to confirm."),
@@ -67,6 +69,35 @@ MESSAGES: dict[str, str] = {
     "delete.done": N_("Your data has been erased. Thank you for taking part."),
     "delete.kept": N_("OK, nothing was erased."),
     "opted_out.reminder": N_("You have stopped messages from {org}. Text START to join again."),
+    "language.unchanged": N_("Your language was not changed."),
+    "profile.intro": N_(
+        "A few optional questions show whose voices are heard. Your answers are only "
+        "counted in totals. Reply SKIP to skip any question."
+    ),
+    "profile.gender": N_(
+        "What is your gender? 1 Woman 2 Man 3 Another (describe) 4 Prefer not to say"
+    ),
+    "profile.gender_describe": N_("How do you describe your gender? Reply SKIP to skip."),
+    "profile.age_band": N_(
+        "How old are you? 1 Under 18 2 18-24 3 25-34 4 35-49 5 50-64 6 65 or older "
+        "7 Prefer not to say"
+    ),
+    "profile.disability": N_(
+        "Do you have difficulty seeing, hearing, walking, remembering or communicating? "
+        "1 Yes 2 No 3 Prefer not to say"
+    ),
+    "profile.village": N_("Which village do you live in? Reply SKIP to skip."),
+    "profile.hint": N_("Please reply with a number from 1 to {count}, or SKIP."),
+    "session.reminder": N_("A reminder from {org}: we are still waiting for your answer."),
+    "report.thanks_group": N_(
+        "Thank you! {group}: {group_total} {unit} since {since}. All groups: {total}."
+    ),
+    "report.thanks": N_("Thank you! All groups: {total} {unit} since {since}."),
+    "report.confirm_large": N_(
+        "Did you mean {number}? Reply YES to confirm or send the right number."
+    ),
+    "report.cancelled": N_("OK, that report was not recorded. Send it again any time."),
+    "report.how_to": N_("To report, send {keyword} and the number, e.g. {keyword} 500."),
 }
 
 
@@ -99,13 +130,15 @@ class Texts:
 
     def get(self, key: str, language: str | None, /, **params: object) -> str:
         language = language or "en"
-        template = self._overrides.get((language, key))
-        if template is None:
-            msgid = MESSAGES[key]
-            template = _catalog(language).get(msgid, msgid)
-        try:
-            return template.format(**params)
-        except (KeyError, IndexError, ValueError):
-            # A coordinator's override with a typo in a {placeholder} must not break the
-            # conversation: fall back to the catalog text.
-            return MESSAGES[key].format(**params)
+        msgid = MESSAGES[key]
+        for template in (self._overrides.get((language, key)), _catalog(language).get(msgid)):
+            if template is None:
+                continue
+            try:
+                return template.format(**params)
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+                # A coordinator's override or a translation with a typo in a {placeholder}
+                # must not break the conversation: fall back to the next text, so a broken
+                # Swahili override still gets the Swahili catalog text rather than English.
+                continue
+        return msgid.format(**params)

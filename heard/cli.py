@@ -7,6 +7,8 @@ setting ends the command with one line instead of a traceback.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +19,13 @@ from heard.config import ConfigError, Settings
 
 @dataclass
 class CliContext:
-    """What every command gets: the settings, loaded on first use."""
+    """What every command gets: the settings, loaded on first use.
 
-    require_secret: bool = True
+    Only the long-running production commands insist on HEARD_SECRET_KEY; `demo`, `db`,
+    `poll` and `nlu` work on a fresh machine without one.
+    """
+
+    require_secret: bool = False
     _settings: Settings | None = field(default=None, repr=False)
 
     @property
@@ -39,10 +45,16 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(CliContext)
 
 
-def _services(obj: CliContext):
+@contextmanager
+def _services(obj: CliContext) -> Iterator:
+    """Services for one command, with the database pool closed when it ends."""
     from heard.services import Services
 
-    return Services.build(obj.settings)
+    services = Services.build(obj.settings)
+    try:
+        yield services
+    finally:
+        services.db.dispose()
 
 
 # --- database ------------------------------------------------------------------------
@@ -59,7 +71,6 @@ def db_upgrade(obj: CliContext) -> None:
     """Apply every migration (SQLite or PostgreSQL)."""
     from storage.migrate import current_revision, upgrade
 
-    obj.require_secret = False
     url = obj.settings.database_url
     _migrate(upgrade, url)
     click.echo(f"database at revision {current_revision(url)}")
@@ -85,7 +96,6 @@ def demo(obj: CliContext, host: str, port: int) -> None:
     """Migrate, seed a demo organisation and serve it with the simulator, in one process."""
     from heard import demo as demo_module
 
-    obj.require_secret = False
     settings = obj.settings.with_overrides(simulator=True)
     from storage.migrate import upgrade
 
@@ -111,6 +121,7 @@ def serve(obj: CliContext, host: str, port: int, workers: int) -> None:
     """Serve the web app with gunicorn (production)."""
     from heard.wsgi_server import run_gunicorn
 
+    obj.require_secret = True
     settings = obj.settings  # fail here, once, before forking workers
     run_gunicorn(settings, host=host, port=port, workers=workers)
 
@@ -122,7 +133,9 @@ def worker(obj: CliContext, once: bool) -> None:
     """Send the outbox: claim due messages, send them through the providers, retry."""
     from sms_gateway.worker import run_worker
 
-    run_worker(_services(obj), once=once)
+    obj.require_secret = True
+    with _services(obj) as services:
+        run_worker(services, once=once)
 
 
 @main.command()
@@ -132,7 +145,9 @@ def scheduler(obj: CliContext, once: bool) -> None:
     """Run scheduled launches, re-polls, reminders and retention (one process only)."""
     from bot.scheduler import run_scheduler
 
-    run_scheduler(_services(obj), once=once)
+    obj.require_secret = True
+    with _services(obj) as services:
+        run_scheduler(services, once=once)
 
 
 # --- users ---------------------------------------------------------------------------
@@ -145,7 +160,9 @@ def user() -> None:
 
 @user.command("create")
 @click.option("--email", required=True)
-@click.option("--role", type=click.Choice(["owner", "coordinator", "analyst"]), default="coordinator")
+@click.option(
+    "--role", type=click.Choice(["owner", "coordinator", "analyst"]), default="coordinator"
+)
 @click.option("--organisation", "organisation_slug", default=None, help="slug (default: first)")
 @click.option("--name", default="")
 @click.password_option()
@@ -153,17 +170,9 @@ def user() -> None:
 def user_create(obj, email: str, role: str, organisation_slug: str | None, name: str, password):
     """Create a panel user."""
     from admin.auth import create_user
-    from storage import queries
 
-    services = _services(obj)
-    with services.db.session() as session:
-        organisation = (
-            queries.organisation_by_slug(session, organisation_slug)
-            if organisation_slug
-            else queries.default_organisation(session)
-        )
-        if organisation is None:
-            raise click.ClickException("no such organisation (run `heard demo` or create one)")
+    with _services(obj) as services, services.db.session() as session:
+        organisation = _organisation(session, organisation_slug)
         try:
             created = create_user(
                 session,
@@ -206,22 +215,26 @@ def poll_validate(file: Path) -> None:
 def poll_import(obj: CliContext, file: Path, organisation_slug: str | None) -> None:
     """Import a poll file as a new poll or a new version of an existing one."""
     from bot.polls import save_poll
-    from storage import queries
 
     definition, warnings = _load_poll(file)
     for warning in warnings:
         click.echo(f"warning: {warning}")
-    services = _services(obj)
-    with services.db.session() as session:
-        organisation = (
-            queries.organisation_by_slug(session, organisation_slug)
-            if organisation_slug
-            else queries.default_organisation(session)
-        )
-        if organisation is None:
-            raise click.ClickException("no such organisation (run `heard demo` or create one)")
+    with _services(obj) as services, services.db.session() as session:
+        organisation = _organisation(session, organisation_slug)
         version = save_poll(session, organisation.id, definition)
         click.echo(f"imported poll {definition.key!r} version {version.version}")
+
+
+def _organisation(session, slug: str | None):
+    from storage import queries
+
+    if slug:
+        organisation = queries.organisation_by_slug(session, slug)
+    else:
+        organisation = queries.default_organisation(session)
+    if organisation is None:
+        raise click.ClickException("no such organisation (run `heard demo` or create one)")
+    return organisation
 
 
 def _load_poll(file: Path):

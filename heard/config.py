@@ -167,7 +167,9 @@ def _africastalking(get) -> AfricasTalkingSettings | None:
     if not (username or api_key):
         return None
     if not (username and api_key):
-        raise ConfigError("Africa's Talking is half configured: set both AT_USERNAME and AT_API_KEY")
+        raise ConfigError(
+            "Africa's Talking is half configured: set both AT_USERNAME and AT_API_KEY"
+        )
     if not get("AT_CALLBACK_TOKEN"):
         raise ConfigError(
             "AT_CALLBACK_TOKEN is not set: Africa's Talking signs nothing, so its callback "

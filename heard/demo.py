@@ -178,7 +178,10 @@ def _commitment(session, organisation: m.Organisation) -> None:
             organisation_id=organisation.id,
             duty_bearer="County water office",
             description="Rehabilitate the Ngiluni borehole",
-            short_name={"en": "the Ngiluni borehole repair", "sw": "ukarabati wa kisima cha Ngiluni"},
+            short_name={
+                "en": "the Ngiluni borehole repair",
+                "sw": "ukarabati wa kisima cha Ngiluni",
+            },
             due_on=held + timedelta(days=90),
             audience={"villages": ["Ngiluni"]},
         )

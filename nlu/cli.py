@@ -114,14 +114,22 @@ def train(obj) -> None:
         raise click.ClickException("Rasa is not installed: run `heard nlu install` first")
     target.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        str(rasa), "train", "nlu",
-        "--config", str(PROJECT / "config.yml"),
-        "--domain", str(PROJECT / "domain.yml"),
-        "--nlu", str(PROJECT / "data" / "nlu.yml"),
-        "--out", str(target.parent),
-        "--fixed-model-name", target.name.removesuffix(".tar.gz"),
+        str(rasa),
+        "train",
+        "nlu",
+        "--config",
+        str(PROJECT / "config.yml"),
+        "--domain",
+        str(PROJECT / "domain.yml"),
+        "--nlu",
+        str(PROJECT / "data" / "nlu.yml"),
+        "--out",
+        str(target.parent),
+        "--fixed-model-name",
+        target.name.removesuffix(".tar.gz"),
     ]
-    subprocess.run(command, check=True, cwd=PROJECT)
+    # Rasa writes its `.rasa/cache` into the working directory: keep it out of the source tree.
+    subprocess.run(command, check=True, cwd=home)
     click.echo(f"trained {target}")
 
 
@@ -180,8 +188,6 @@ if __name__ == "__main__":
 
     _settings = SimpleNamespace(
         rasa_url=os.environ.get("HEARD_RASA_URL") or None,
-        rasa_home=Path(
-            os.environ.get("HEARD_RASA_HOME", "~/.cache/heard/rasa")
-        ).expanduser(),
+        rasa_home=Path(os.environ.get("HEARD_RASA_HOME", "~/.cache/heard/rasa")).expanduser(),
     )
     nlu_group(obj=SimpleNamespace(settings=_settings))

@@ -29,8 +29,11 @@ class Tally:
     language: list[int] = field(default_factory=lambda: [0, 0])  # replies of >= 3 words
 
     def add(self, other: Tally) -> None:
-        for mine, theirs in ((self.intent, other.intent), (self.number, other.number),
-                             (self.language, other.language)):
+        for mine, theirs in (
+            (self.intent, other.intent),
+            (self.number, other.number),
+            (self.language, other.language),
+        ):
             mine[0] += theirs[0]
             mine[1] += theirs[1]
 
@@ -54,9 +57,7 @@ def _same_number(got: float | None, expected: float | None) -> bool:
     return abs(float(got) - expected) < 1e-9
 
 
-def evaluate(
-    cases: list[Case], systems: Mapping[str, Interpreter]
-) -> dict[str, dict[str, Tally]]:
+def evaluate(cases: list[Case], systems: Mapping[str, Interpreter]) -> dict[str, dict[str, Tally]]:
     """system -> language -> tally; the "langdetect" row scores language ID only."""
     report: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
     for case in cases:

@@ -60,11 +60,15 @@ def _understand(
     words = tokens(text)
     if not words:
         return "nlu_fallback", 0.0, None, None
-    language = identify_language(text, known=hint, allowed=allowed)
+    language = identify_language(text, known=hint, allowed=allowed, statistical=False)
     keyword = keyword_intent(text)
     if keyword is not None:
         return keyword, 1.0, language, None
     intent, confidence = _decide(text, words, find_phrases(text), language)
+    if language is None and len(words) >= 2 and confidence < SURE:
+        # Only now is langdetect worth its cost: the rules are unsure and the words are open.
+        language = identify_language(text, known=hint, allowed=allowed)
+        intent, confidence = _decide(text, words, find_phrases(text), language)
     number = None
     if intent == "number":
         number = digits_number(text)
@@ -173,9 +177,8 @@ def match_choice(text: str, choices: tuple[ChoiceOption, ...], intent: str) -> s
         if found is not None:
             return found
     if len(reply) >= 3:
-        prefixed = _unique(
-            [c.value for c, ks in zip(choices, keys, strict=True) for k in ks if k.startswith(reply)]
-        )
+        pairs = zip(choices, keys, strict=True)
+        prefixed = _unique([c.value for c, ks in pairs for k in ks if k.startswith(reply)])
         if prefixed is not None:
             return prefixed
     if intent in ("affirm", "deny"):

@@ -82,8 +82,10 @@ _BENGALI_1_100 = (
 LANGUAGE_NUMBERS: dict[str, NumberWords] = {
     "en": NumberWords(
         values=_merge(
-            _table("one two three four five six seven eight nine ten eleven twelve thirteen "
-                   "fourteen fifteen sixteen seventeen eighteen nineteen"),
+            _table(
+                "one two three four five six seven eight nine ten eleven twelve thirteen "
+                "fourteen fifteen sixteen seventeen eighteen nineteen"
+            ),
             _table("twenty thirty forty/fourty fifty sixty seventy eighty ninety", 20, 10),
             {"zero": 0, "none": 0, "nil": 0, "dozen": 12},
         ),
@@ -101,8 +103,10 @@ LANGUAGE_NUMBERS: dict[str, NumberWords] = {
     ),
     "fr": NumberWords(
         values=_merge(
-            _table("un/une deux trois quatre cinq six sept huit neuf dix onze douze treize "
-                   "quatorze quinze seize"),
+            _table(
+                "un/une deux trois quatre cinq six sept huit neuf dix onze douze treize "
+                "quatorze quinze seize"
+            ),
             _table("vingt trente quarante cinquante soixante", 20, 10),
             {"zero": 0, "septante": 70, "huitante": 80, "octante": 80, "nonante": 90},
         ),
@@ -116,8 +120,14 @@ LANGUAGE_NUMBERS: dict[str, NumberWords] = {
             # no "không" = 0 here: unaccented "khong" is far more often "no".
             _table("một/mốt hai ba bốn/tư năm/lăm/nhăm sáu bảy/bẩy tám chín"),
         ),
-        after_scales={"mươi": 10, "chục": 10, "trăm": 100, "nghìn": 1000, "ngàn": 1000,
-                      "triệu": 10**6},
+        after_scales={
+            "mươi": 10,
+            "chục": 10,
+            "trăm": 100,
+            "nghìn": 1000,
+            "ngàn": 1000,
+            "triệu": 10**6,
+        },
         connectors=frozenset({"lẻ", "linh"}),
     ),
     "hi": NumberWords(
@@ -133,8 +143,12 @@ LANGUAGE_NUMBERS: dict[str, NumberWords] = {
     "bn": NumberWords(
         values=_merge(
             _table(_BENGALI_1_100),
-            _table("একশো/একশ দুশো/দুইশো/দুইশ তিনশো/তিনশ চারশো/চারশ পাঁচশো/পাঁচশ ছয়শো/ছয়শ "
-                   "সাতশো/সাতশ আটশো/আটশ নয়শো/নয়শ", 100, 100),
+            _table(
+                "একশো/একশ দুশো/দুইশো/দুইশ তিনশো/তিনশ চারশো/চারশ পাঁচশো/পাঁচশ ছয়শো/ছয়শ "
+                "সাতশো/সাতশ আটশো/আটশ নয়শো/নয়শ",
+                100,
+                100,
+            ),
             {"শূন্য": 0},
         ),
         after_scales={"শো": 100, "শ": 100, "শত": 100, "হাজার": 1000, "লাখ": 100_000},
@@ -142,11 +156,13 @@ LANGUAGE_NUMBERS: dict[str, NumberWords] = {
     ),
     "ny": NumberWords(
         values=_merge(
-            _table("chimodzi/limodzi/umodzi/mmodzi/imodzi/kamodzi/modzi "
-                   "ziwiri/awiri/iwiri/mawiri/wiri/tiwiri "
-                   "zitatu/atatu/itatu/matatu/tatu/titatu "
-                   "zinayi/anayi/inayi/zinai/anai/mayi/tinayi "
-                   "zisanu/asanu/isanu/masanu/sanu/tisanu"),
+            _table(
+                "chimodzi/limodzi/umodzi/mmodzi/imodzi/kamodzi/modzi "
+                "ziwiri/awiri/iwiri/mawiri/wiri/tiwiri "
+                "zitatu/atatu/itatu/matatu/tatu/titatu "
+                "zinayi/anayi/inayi/zinai/anai/mayi/tinayi "
+                "zisanu/asanu/isanu/masanu/sanu/tisanu"
+            ),
             {"khumi": 10, "ziro": 0},
         ),
         before_scales={"makumi": 10, "zana": 100, "mazana": 100, "chikwi": 1000, "zikwi": 1000},
@@ -163,13 +179,23 @@ LANGUAGE_NUMBERS: dict[str, NumberWords] = {
     ),
     "ar": NumberWords(
         values=_merge(
-            _table("واحد/واحده/احد اثنين/اثنان/اتنين/ثنين ثلاثة/ثلاث/تلاته/تلات اربعة/اربع "
-                   "خمسة/خمس ستة/ست سبعة/سبع ثمانية/ثمان/تمانيه/ثماني تسعة/تسع عشرة/عشر"),
-            _table("عشرين/عشرون ثلاثين/ثلاثون/تلاتين اربعين/اربعون خمسين/خمسون ستين/ستون "
-                   "سبعين/سبعون ثمانين/ثمانون/تمانين تسعين/تسعون", 20, 10),
-            _table("مئة/مائة/مية/ميه مئتين/مائتين/ميتين ثلاثمئة/ثلاثمائة/تلتمية اربعمئة/اربعمائة "
-                   "خمسمئة/خمسمائة/خمسمية ستمئة/ستمائة سبعمئة/سبعمائة ثمانمئة/ثمانمائة "
-                   "تسعمئة/تسعمائة", 100, 100),
+            _table(
+                "واحد/واحده/احد اثنين/اثنان/اتنين/ثنين ثلاثة/ثلاث/تلاته/تلات اربعة/اربع "
+                "خمسة/خمس ستة/ست سبعة/سبع ثمانية/ثمان/تمانيه/ثماني تسعة/تسع عشرة/عشر"
+            ),
+            _table(
+                "عشرين/عشرون ثلاثين/ثلاثون/تلاتين اربعين/اربعون خمسين/خمسون ستين/ستون "
+                "سبعين/سبعون ثمانين/ثمانون/تمانين تسعين/تسعون",
+                20,
+                10,
+            ),
+            _table(
+                "مئة/مائة/مية/ميه مئتين/مائتين/ميتين ثلاثمئة/ثلاثمائة/تلتمية اربعمئة/اربعمائة "
+                "خمسمئة/خمسمائة/خمسمية ستمئة/ستمائة سبعمئة/سبعمائة ثمانمئة/ثمانمائة "
+                "تسعمئة/تسعمائة",
+                100,
+                100,
+            ),
             {"الف": 1000, "الفين": 2000, "الفان": 2000, "صفر": 0},
         ),
         after_scales={"مئات": 100, "الاف": 1000, "ميت": 100},
@@ -177,19 +203,26 @@ LANGUAGE_NUMBERS: dict[str, NumberWords] = {
     ),
     "kam": NumberWords(
         values=_merge(
-            _table("ĩmwe/imwe/umwe ilĩ/ili/eli itatũ/itatu inya/ina itano thanthatũ/thanthatu "
-                   "mũonza/muonza nyaanya/nyanya kenda ĩkũmi/ikumi"),
+            _table(
+                "ĩmwe/imwe/umwe ilĩ/ili/eli itatũ/itatu inya/ina itano thanthatũ/thanthatu "
+                "mũonza/muonza nyaanya/nyanya kenda ĩkũmi/ikumi"
+            ),
         ),
         before_scales={"mĩongo": 10, "miongo": 10, "yĩana": 100, "ngili": 1000},
         connectors=frozenset({"na"}),
     ),
     "yo": NumberWords(
         values=_merge(
-            _table("ọ̀kan/ookan/okan/kan méjì/eeji/meji mẹ́ta/eeta/meta mẹ́rin/eerin/merin "
-                   "márùn/aarun/marun mẹ́fà/eefa/mefa méje/eeje/meje mẹ́jọ/eejo/mejo "
-                   "mẹ́sàn/eesan/mesan mẹ́wàá/eewa/mewa"),
-            _table("mókànlá/mokanla méjìlá/mejila mẹ́tàlá/metala mẹ́rìnlá/merinla "
-                   "márùndínlógún/marundinlogun", 11),
+            _table(
+                "ọ̀kan/ookan/okan/kan méjì/eeji/meji mẹ́ta/eeta/meta mẹ́rin/eerin/merin "
+                "márùn/aarun/marun mẹ́fà/eefa/mefa méje/eeje/meje mẹ́jọ/eejo/mejo "
+                "mẹ́sàn/eesan/mesan mẹ́wàá/eewa/mewa"
+            ),
+            _table(
+                "mókànlá/mokanla méjìlá/mejila mẹ́tàlá/metala mẹ́rìnlá/merinla "
+                "márùndínlógún/marundinlogun",
+                11,
+            ),
             {"ogún": 20, "ogbọ̀n": 30, "ogójì": 40, "àádọ́ta": 50, "ọgọ́ta": 60, "ọgọ́rùn": 100},
             {"ún": 0, "án": 0},  # the echo in "márùn-ún", "mẹ́sàn-án" adds nothing
         ),
@@ -213,9 +246,14 @@ def _fold_table(table: NumberWords) -> NumberWords:
 
 _FOLDED = {lang: _fold_table(table) for lang, table in LANGUAGE_NUMBERS.items()}
 _NUMBER_TOKENS = {
-    lang: set(t.values) | set(t.after_scales) | set(t.before_scales)
-    for lang, t in _FOLDED.items()
+    lang: set(t.values) | set(t.after_scales) | set(t.before_scales) for lang, t in _FOLDED.items()
 }
+
+
+_LANGUAGES_OF: dict[str, frozenset[str]] = {}
+for _lang, _words in _NUMBER_TOKENS.items():
+    for _word in _words:
+        _LANGUAGES_OF[_word] = _LANGUAGES_OF.get(_word, frozenset()) | {_lang}
 
 
 def number_vocabulary() -> dict[str, set[str]]:
@@ -231,7 +269,9 @@ class NumberMatch:
 
 
 # 1,200 / 17 750 / 1.200 (thousands) and 2.5 / 2,5 (decimals); "٥٠٠" is made ASCII first.
-_DIGITS = re.compile(r"(?<![\d.,])(\d{1,3}(?:([,. \u00a0\u202f])\d{3})(?:\2\d{3})*|\d+(?:[.,]\d+)?)")
+_DIGITS = re.compile(
+    r"(?<![\d.,])(\d{1,3}(?:([,. \u00a0\u202f])\d{3})(?:\2\d{3})*|\d+(?:[.,]\d+)?)"
+)
 
 
 @lru_cache(maxsize=65536)
@@ -325,15 +365,19 @@ def word_number(text: str, language: str | None = None) -> NumberMatch | None:
     words = tokens(text)
     if not words:
         return None
-    order = list(_FOLDED)
-    if language in _FOLDED:
+    present: set[str] = set()
+    for w in words:
+        present.update(_LANGUAGES_OF.get(w, ()))
+        if w.startswith("و"):
+            present.update(_LANGUAGES_OF.get(w[1:], ()))
+    if not present:
+        return None
+    order = [lang for lang in _FOLDED if lang in present]
+    if language in present:
         order.remove(language)
         order.insert(0, language)
     best: NumberMatch | None = None
     for lang in order:
-        vocabulary = _NUMBER_TOKENS[lang]
-        if not any(w in vocabulary or w[1:] in vocabulary for w in words):
-            continue
         table = _FOLDED[lang]
         split = [part for w in words for part in _split_prefix(w, table)]
         value, used = _walk(split, table)

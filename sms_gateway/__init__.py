@@ -2,6 +2,8 @@
 
 
 def init_app(app) -> None:
-    from sms_gateway import console
+    from sms_gateway import console, views, webchat
 
     app.register_blueprint(console.blueprint)
+    app.register_blueprint(views.blueprint)
+    app.register_blueprint(webchat.blueprint)

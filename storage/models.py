@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, date, datetime, time
-from typing import Any, Optional
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -89,8 +89,8 @@ class ApiToken(TimestampMixin, Base):
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     name: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(128), unique=True)
-    last_used_at: so.Mapped[Optional[datetime]]
-    revoked_at: so.Mapped[Optional[datetime]]
+    last_used_at: so.Mapped[datetime | None]
+    revoked_at: so.Mapped[datetime | None]
 
     user: so.Mapped[User] = so.relationship()
 
@@ -111,7 +111,7 @@ class Channel(TimestampMixin, Base):
     kind: so.Mapped[str] = so.mapped_column(sa.String(16), default="sms")  # sms|whatsapp|ussd
     address: so.Mapped[str] = so.mapped_column(sa.String(64))
     config: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
-    secrets_encrypted: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
+    secrets_encrypted: so.Mapped[str | None] = so.mapped_column(sa.Text)
     rate_per_second: so.Mapped[float] = so.mapped_column(default=1.0)
     active: so.Mapped[bool] = so.mapped_column(default=True)
 
@@ -120,10 +120,10 @@ class AuditEvent(TimestampMixin, Base):
     __tablename__ = "audit_events"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    organisation_id: so.Mapped[Optional[int]] = so.mapped_column(
+    organisation_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("organisations.id"), index=True
     )
-    user_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id"))
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     action: so.Mapped[str] = so.mapped_column(sa.String(64))
     target: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     detail: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
@@ -196,24 +196,24 @@ class Participant(TimestampMixin, Base):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisations.id"))
     # Nullable: erasure removes the number and keeps the pseudonymous row for aggregates.
-    phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
+    phone: so.Mapped[str | None] = so.mapped_column(sa.String(32))
     pseudonym: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_pseudonym)
-    language: so.Mapped[Optional[str]] = so.mapped_column(sa.String(8))
-    timezone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    language: so.Mapped[str | None] = so.mapped_column(sa.String(8))
+    timezone: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     # The channel and provider we last heard them on: replies and outreach go back there.
     channel: so.Mapped[str] = so.mapped_column(sa.String(16), default="sms")
-    provider: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
+    provider: so.Mapped[str | None] = so.mapped_column(sa.String(32))
     # new | pending_consent | active | declined | opted_out | erased
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="new", index=True)
-    consent_version: so.Mapped[Optional[int]]
-    consented_at: so.Mapped[Optional[datetime]]
-    opted_out_at: so.Mapped[Optional[datetime]]
-    gender: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    age_band: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
-    disability: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    village: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200), index=True)
-    last_seen_at: so.Mapped[Optional[datetime]]
-    erased_at: so.Mapped[Optional[datetime]]
+    consent_version: so.Mapped[int | None]
+    consented_at: so.Mapped[datetime | None]
+    opted_out_at: so.Mapped[datetime | None]
+    gender: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    age_band: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    disability: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    village: so.Mapped[str | None] = so.mapped_column(sa.String(200), index=True)
+    last_seen_at: so.Mapped[datetime | None]
+    erased_at: so.Mapped[datetime | None]
 
     organisation: so.Mapped[Organisation] = so.relationship()
     groups: so.Mapped[list[Group]] = so.relationship(
@@ -232,9 +232,37 @@ class ConsentRecord(Base):
     )
     version: so.Mapped[int]
     decision: so.Mapped[str] = so.mapped_column(sa.String(16))  # granted | declined | withdrawn
-    language: so.Mapped[Optional[str]] = so.mapped_column(sa.String(8))
+    language: so.Mapped[str | None] = so.mapped_column(sa.String(8))
     channel: so.Mapped[str] = so.mapped_column(sa.String(16), default="sms")
     recorded_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class ImportJob(TimestampMixin, Base):
+    """A CSV import of participants, run by a background thread and polled by the page.
+
+    The uploaded text is kept until the import finishes so the preview and the run read
+    the same bytes; `errors` holds the first rows that failed, each with its reason.
+    """
+
+    __tablename__ = "import_jobs"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("organisations.id"), index=True
+    )
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    filename: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    # preview | running | done | failed
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="preview")
+    content: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    total_rows: so.Mapped[int] = so.mapped_column(default=0)
+    processed_rows: so.Mapped[int] = so.mapped_column(default=0)
+    created_count: so.Mapped[int] = so.mapped_column(default=0)
+    updated_count: so.Mapped[int] = so.mapped_column(default=0)
+    error_count: so.Mapped[int] = so.mapped_column(default=0)
+    errors: so.Mapped[list[Any]] = so.mapped_column(default=list)
+    started_at: so.Mapped[datetime | None]
+    finished_at: so.Mapped[datetime | None]
 
 
 # --- polls ---------------------------------------------------------------------------
@@ -267,7 +295,7 @@ class PollVersion(TimestampMixin, Base):
     version: so.Mapped[int] = so.mapped_column(default=1)
     languages: so.Mapped[list[Any]] = so.mapped_column(default=lambda: ["en"])
     end_message: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
-    launched_at: so.Mapped[Optional[datetime]]
+    launched_at: so.Mapped[datetime | None]
 
     poll: so.Mapped[Poll] = so.relationship(back_populates="versions")
     questions: so.Mapped[list[Question]] = so.relationship(
@@ -277,9 +305,7 @@ class PollVersion(TimestampMixin, Base):
 
 class Question(Base):
     __tablename__ = "questions"
-    __table_args__ = (
-        sa.UniqueConstraint("poll_version_id", "key", name="uq_questions_key"),
-    )
+    __table_args__ = (sa.UniqueConstraint("poll_version_id", "key", name="uq_questions_key"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     poll_version_id: so.Mapped[int] = so.mapped_column(
@@ -290,9 +316,9 @@ class Question(Base):
     type: so.Mapped[str] = so.mapped_column(sa.String(16))
     prompt: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
     prompt_latin: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
-    min_value: so.Mapped[Optional[float]]
-    max_value: so.Mapped[Optional[float]]
-    when: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
+    min_value: so.Mapped[float | None]
+    max_value: so.Mapped[float | None]
+    when: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     required: so.Mapped[bool] = so.mapped_column(default=True)
     sdg: so.Mapped[list[Any]] = so.mapped_column(default=list)
 
@@ -329,14 +355,12 @@ class Launch(TimestampMixin, Base):
     audience: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
     # scheduled | running | paused | done | cancelled
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="scheduled")
-    scheduled_for: so.Mapped[Optional[datetime]]
-    started_at: so.Mapped[Optional[datetime]]
-    finished_at: so.Mapped[Optional[datetime]]
-    created_by: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id"))
-    repoll_round_id: so.Mapped[Optional[int]] = so.mapped_column(
-        sa.ForeignKey("repoll_rounds.id")
-    )
-    reminder_after_hours: so.Mapped[Optional[int]]
+    scheduled_for: so.Mapped[datetime | None]
+    started_at: so.Mapped[datetime | None]
+    finished_at: so.Mapped[datetime | None]
+    created_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    repoll_round_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("repoll_rounds.id"))
+    reminder_after_hours: so.Mapped[int | None]
     max_reminders: so.Mapped[int] = so.mapped_column(default=0)
 
     poll_version: so.Mapped[PollVersion] = so.relationship()
@@ -367,23 +391,21 @@ class ConversationSession(TimestampMixin, Base):
         sa.ForeignKey("participants.id", ondelete="CASCADE"), index=True
     )
     flow: so.Mapped[str] = so.mapped_column(sa.String(32))  # consent | profile | poll | ...
-    poll_version_id: so.Mapped[Optional[int]] = so.mapped_column(
-        sa.ForeignKey("poll_versions.id")
-    )
-    launch_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("launches.id"))
+    poll_version_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("poll_versions.id"))
+    launch_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("launches.id"))
     # queued | active | completed | expired | cancelled
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="active", index=True)
-    step: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    step: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     retries: so.Mapped[int] = so.mapped_column(default=0)
     state: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
     channel: so.Mapped[str] = so.mapped_column(sa.String(16), default="sms")
     updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
-    expires_at: so.Mapped[Optional[datetime]]
+    expires_at: so.Mapped[datetime | None]
     reminders_sent: so.Mapped[int] = so.mapped_column(default=0)
-    completed_at: so.Mapped[Optional[datetime]]
+    completed_at: so.Mapped[datetime | None]
 
     participant: so.Mapped[Participant] = so.relationship()
-    poll_version: so.Mapped[Optional[PollVersion]] = so.relationship()
+    poll_version: so.Mapped[PollVersion | None] = so.relationship()
 
 
 class Answer(TimestampMixin, Base):
@@ -394,17 +416,15 @@ class Answer(TimestampMixin, Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     session_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("sessions.id"))
-    participant_id: so.Mapped[int] = so.mapped_column(
-        sa.ForeignKey("participants.id"), index=True
-    )
+    participant_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("participants.id"), index=True)
     poll_version_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("poll_versions.id"), index=True
     )
     question_key: so.Mapped[str] = so.mapped_column(sa.String(64))
-    value: so.Mapped[Optional[Any]] = so.mapped_column(JSON)
+    value: so.Mapped[Any | None] = so.mapped_column(JSON)
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="answered")  # |skipped
-    raw_text: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
-    language: so.Mapped[Optional[str]] = so.mapped_column(sa.String(8))
+    raw_text: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    language: so.Mapped[str | None] = so.mapped_column(sa.String(8))
 
 
 # --- messages ------------------------------------------------------------------------
@@ -421,17 +441,17 @@ class InboundMessage(TimestampMixin, Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisations.id"))
-    participant_id: so.Mapped[Optional[int]] = so.mapped_column(
+    participant_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("participants.id", ondelete="SET NULL"), index=True
     )
     channel: so.Mapped[str] = so.mapped_column(sa.String(16))
     provider: so.Mapped[str] = so.mapped_column(sa.String(32))
-    provider_message_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(128))
-    sender: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    text: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
-    language: so.Mapped[Optional[str]] = so.mapped_column(sa.String(8))
-    intent: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
-    processed_at: so.Mapped[Optional[datetime]]
+    provider_message_id: so.Mapped[str | None] = so.mapped_column(sa.String(128))
+    sender: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    text: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    language: so.Mapped[str | None] = so.mapped_column(sa.String(8))
+    intent: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    processed_at: so.Mapped[datetime | None]
 
 
 class OutboundMessage(TimestampMixin, Base):
@@ -446,15 +466,15 @@ class OutboundMessage(TimestampMixin, Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisations.id"))
-    participant_id: so.Mapped[Optional[int]] = so.mapped_column(
+    participant_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("participants.id", ondelete="SET NULL"), index=True
     )
-    channel_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("channels.id"))
+    channel_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("channels.id"))
     channel: so.Mapped[str] = so.mapped_column(sa.String(16), default="sms")
     provider: so.Mapped[str] = so.mapped_column(sa.String(32), default="console")
-    to: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    to: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     text: so.Mapped[str] = so.mapped_column(sa.Text)
-    language: so.Mapped[Optional[str]] = so.mapped_column(sa.String(8))
+    language: so.Mapped[str | None] = so.mapped_column(sa.String(8))
     encoding: so.Mapped[str] = so.mapped_column(sa.String(8), default="GSM-7")
     segments: so.Mapped[int] = so.mapped_column(default=1)
     # queued | sending | sent | delivered | undelivered | failed | unknown | cancelled
@@ -463,19 +483,17 @@ class OutboundMessage(TimestampMixin, Base):
     is_reply: so.Mapped[bool] = so.mapped_column(default=True)
     attempts: so.Mapped[int] = so.mapped_column(default=0)
     next_attempt_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
-    provider_message_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(128), index=True)
-    error_code: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
-    error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
-    link_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(128))
-    in_reply_to_id: so.Mapped[Optional[int]] = so.mapped_column(
+    provider_message_id: so.Mapped[str | None] = so.mapped_column(sa.String(128), index=True)
+    error_code: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    error: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    link_id: so.Mapped[str | None] = so.mapped_column(sa.String(128))
+    in_reply_to_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("inbound_messages.id", ondelete="SET NULL")
     )
-    launch_id: so.Mapped[Optional[int]] = so.mapped_column(
-        sa.ForeignKey("launches.id"), index=True
-    )
-    session_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("sessions.id"))
+    launch_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("launches.id"), index=True)
+    session_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("sessions.id"))
     updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
-    sent_at: so.Mapped[Optional[datetime]]
+    sent_at: so.Mapped[datetime | None]
 
 
 class MessageStatusEvent(Base):
@@ -488,8 +506,8 @@ class MessageStatusEvent(Base):
         sa.ForeignKey("outbound_messages.id", ondelete="CASCADE"), index=True
     )
     status: so.Mapped[str] = so.mapped_column(sa.String(16))
-    error_code: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
-    detail: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
+    error_code: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    detail: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
 
@@ -500,7 +518,7 @@ class UssdSession(Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     provider_session_id: so.Mapped[str] = so.mapped_column(sa.String(128), unique=True)
-    participant_id: so.Mapped[Optional[int]] = so.mapped_column(
+    participant_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("participants.id", ondelete="CASCADE")
     )
     hops: so.Mapped[int] = so.mapped_column(default=0)
@@ -525,7 +543,7 @@ class Programme(TimestampMixin, Base):
     keywords: so.Mapped[list[Any]] = so.mapped_column(default=list)
     unit: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
     max_value: so.Mapped[int] = so.mapped_column(default=10_000)
-    started_on: so.Mapped[Optional[date]]
+    started_on: so.Mapped[date | None]
 
 
 class ProgressReport(TimestampMixin, Base):
@@ -533,14 +551,14 @@ class ProgressReport(TimestampMixin, Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     programme_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("programmes.id"), index=True)
-    participant_id: so.Mapped[Optional[int]] = so.mapped_column(
+    participant_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("participants.id", ondelete="SET NULL")
     )
-    group_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("groups.id"), index=True)
+    group_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("groups.id"), index=True)
     quantity: so.Mapped[int]
     note: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
     # One report per inbound message: a duplicate delivery is never counted twice.
-    inbound_message_id: so.Mapped[Optional[int]] = so.mapped_column(
+    inbound_message_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("inbound_messages.id", ondelete="SET NULL"), unique=True
     )
 
@@ -571,7 +589,7 @@ class Commitment(TimestampMixin, Base):
     duty_bearer: so.Mapped[str] = so.mapped_column(sa.String(200))
     description: so.Mapped[str] = so.mapped_column(sa.Text)
     short_name: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
-    due_on: so.Mapped[Optional[date]]
+    due_on: so.Mapped[date | None]
     audience: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
     # open | delivered | partly | not_delivered | unclear | cancelled
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open")
@@ -584,12 +602,8 @@ class RepollPlan(TimestampMixin, Base):
     __tablename__ = "repoll_plans"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    commitment_id: so.Mapped[int] = so.mapped_column(
-        sa.ForeignKey("commitments.id"), unique=True
-    )
-    poll_version_id: so.Mapped[Optional[int]] = so.mapped_column(
-        sa.ForeignKey("poll_versions.id")
-    )
+    commitment_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("commitments.id"), unique=True)
+    poll_version_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("poll_versions.id"))
     every_days: so.Mapped[int] = so.mapped_column(default=14)
     starts_on: so.Mapped[date]
     ends_on: so.Mapped[date]
@@ -607,12 +621,12 @@ class RepollRound(TimestampMixin, Base):
     due_at: so.Mapped[datetime]
     # planned | running | closed
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="planned")
-    closes_at: so.Mapped[Optional[datetime]]
-    verdict: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
+    closes_at: so.Mapped[datetime | None]
+    verdict: so.Mapped[str | None] = so.mapped_column(sa.String(16))
     tally: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
-    response_rate: so.Mapped[Optional[float]]
+    response_rate: so.Mapped[float | None]
     feedback_text: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
-    feedback_sent_at: so.Mapped[Optional[datetime]]
+    feedback_sent_at: so.Mapped[datetime | None]
 
 
 class CommitmentStatusEvent(Base):
@@ -625,7 +639,7 @@ class CommitmentStatusEvent(Base):
         sa.ForeignKey("commitments.id", ondelete="CASCADE"), index=True
     )
     status: so.Mapped[str] = so.mapped_column(sa.String(16))
-    changed_by: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id"))
+    changed_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     source: so.Mapped[str] = so.mapped_column(sa.String(32), default="coordinator")
     note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)

@@ -88,9 +88,7 @@ def active_session(session: so.Session, participant_id: int) -> m.ConversationSe
     )
 
 
-def next_queued_session(
-    session: so.Session, participant_id: int
-) -> m.ConversationSession | None:
+def next_queued_session(session: so.Session, participant_id: int) -> m.ConversationSession | None:
     return session.scalar(
         sa.select(m.ConversationSession)
         .where(
@@ -182,5 +180,169 @@ def audit(
             action=action,
             target=target,
             detail=detail or {},
+        )
+    )
+
+
+# --- gateways and the outbox (sms_gateway) ------------------------------------------
+
+
+def channel_by_address(session: so.Session, provider: str, address: str) -> m.Channel | None:
+    """The active channel a provider delivered to (Twilio `To`, Africa's Talking `to`)."""
+    return session.scalar(
+        sa.select(m.Channel).where(
+            m.Channel.provider == provider,
+            m.Channel.address == address,
+            m.Channel.active.is_(True),
+        )
+    )
+
+
+def organisation_channels(
+    session: so.Session, organisation_id: int, provider: str
+) -> list[m.Channel]:
+    return list(
+        session.scalars(
+            sa.select(m.Channel)
+            .where(
+                m.Channel.organisation_id == organisation_id,
+                m.Channel.provider == provider,
+                m.Channel.active.is_(True),
+            )
+            .order_by(m.Channel.id)
+        )
+    )
+
+
+def outbound_by_provider_id(
+    session: so.Session, provider: str, provider_message_id: str
+) -> m.OutboundMessage | None:
+    return session.scalar(
+        sa.select(m.OutboundMessage)
+        .where(
+            m.OutboundMessage.provider == provider,
+            m.OutboundMessage.provider_message_id == provider_message_id,
+        )
+        .order_by(m.OutboundMessage.id)
+        .limit(1)
+        .with_for_update()
+    )
+
+
+def claim_due_outbound(
+    session: so.Session,
+    now: datetime,
+    limit: int,
+    *,
+    skip_locked: bool,
+    exclude_providers: Iterable[str] = (),
+) -> list[m.OutboundMessage]:
+    """Due outbox rows, locked for this transaction.
+
+    On PostgreSQL `SKIP LOCKED` lets many workers claim disjoint rows without waiting on
+    each other; SQLite takes its write lock at BEGIN, so one claimer runs at a time there.
+    """
+    query = (
+        sa.select(m.OutboundMessage)
+        .where(m.OutboundMessage.status == "queued", m.OutboundMessage.next_attempt_at <= now)
+        .order_by(m.OutboundMessage.next_attempt_at, m.OutboundMessage.id)
+        .limit(limit)
+    )
+    excluded = list(exclude_providers)
+    if excluded:
+        query = query.where(m.OutboundMessage.provider.not_in(excluded))
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def stale_sending_outbound(
+    session: so.Session, updated_before: datetime, limit: int, *, skip_locked: bool
+) -> list[m.OutboundMessage]:
+    """Rows left `sending` by a worker that stopped between the mark and the result."""
+    query = (
+        sa.select(m.OutboundMessage)
+        .where(
+            m.OutboundMessage.status == "sending",
+            m.OutboundMessage.updated_at <= updated_before,
+        )
+        .order_by(m.OutboundMessage.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def cancel_queued_outbound(
+    session: so.Session, participant_id: int, *, detail: str, now: datetime | None = None
+) -> int:
+    """Cancel everything still waiting for a participant, each change in its history."""
+    rows = session.scalars(
+        sa.select(m.OutboundMessage).where(
+            m.OutboundMessage.participant_id == participant_id,
+            m.OutboundMessage.status == "queued",
+        )
+    ).all()
+    for row in rows:
+        record_status(session, row, "cancelled", detail=detail, now=now)
+    return len(rows)
+
+
+def add_status_event(
+    session: so.Session,
+    message: m.OutboundMessage,
+    status: str,
+    *,
+    error_code: str | None = None,
+    detail: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Keep a report in the history without changing the status (a late, older report)."""
+    event = m.MessageStatusEvent(
+        outbound_message_id=message.id,
+        status=status,
+        error_code=error_code,
+        detail=detail[:500] if detail else None,
+    )
+    if now is not None:
+        event.created_at = now
+    session.add(event)
+
+
+def inbound_by_provider_id(
+    session: so.Session, provider: str, provider_message_id: str
+) -> m.InboundMessage | None:
+    return session.scalar(
+        sa.select(m.InboundMessage).where(
+            m.InboundMessage.provider == provider,
+            m.InboundMessage.provider_message_id == provider_message_id,
+        )
+    )
+
+
+def replies_to(session: so.Session, inbound_id: int) -> list[m.OutboundMessage]:
+    return list(
+        session.scalars(
+            sa.select(m.OutboundMessage)
+            .where(m.OutboundMessage.in_reply_to_id == inbound_id)
+            .order_by(m.OutboundMessage.id)
+        )
+    )
+
+
+def queued_outbound_for(
+    session: so.Session, participant_id: int, provider: str
+) -> list[m.OutboundMessage]:
+    return list(
+        session.scalars(
+            sa.select(m.OutboundMessage)
+            .where(
+                m.OutboundMessage.participant_id == participant_id,
+                m.OutboundMessage.provider == provider,
+                m.OutboundMessage.status == "queued",
+            )
+            .order_by(m.OutboundMessage.id)
+            .with_for_update()
         )
     )

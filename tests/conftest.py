@@ -124,10 +124,10 @@ def runner(app):
 @pytest.fixture
 def organisation(db: Database):
     """A Kenyan organisation speaking English and Swahili, with the demo poll."""
-    from heard.demo import DEMO_POLL
-    from storage import models as m
     from bot.flows.poll_format import load_poll
     from bot.polls import save_poll
+    from heard.demo import DEMO_POLL
+    from storage import models as m
 
     with db.session() as session:
         org = m.Organisation(

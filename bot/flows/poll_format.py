@@ -12,6 +12,7 @@ panel should not have to resubmit once per mistake.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -350,13 +351,18 @@ def _bounds(
                 problems.add(f"{where}.{name}", f"not allowed for type {qtype}")
         return None, None
     for name, given in (("min", low), ("max", high)):
-        if given is not None and (isinstance(given, bool) or not isinstance(given, int | float)):
+        if given is not None and _finite(given) is None:
             problems.add(f"{where}.{name}", "must be a number")
-    low = low if isinstance(low, int | float) and not isinstance(low, bool) else None
-    high = high if isinstance(high, int | float) and not isinstance(high, bool) else None
+    low, high = _finite(low), _finite(high)
     if low is not None and high is not None and low > high:
         problems.add(f"{where}.min", f"min ({low}) is greater than max ({high})")
     return low, high
+
+
+def _finite(value: object) -> int | float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _sdg(raw: object, where: str, problems: _Problems) -> tuple[str, ...]:

@@ -1,8 +1,10 @@
 """What every flow works with, and how sessions start, finish and hand over.
 
 A flow is a small object with `start(turn, session)` and `receive(turn, session, text)`.
-It appends replies to the turn and calls `finish()` when done; the runtime then activates
-the participant's next queued session, so one person is never in two conversations.
+`start` asks the session's current step, so calling it again on a resumed (or interrupted)
+session repeats the question instead of starting over. A flow appends replies to the turn
+and calls `finish()` when done; the runtime then activates the participant's next queued
+session, so one person is never in two conversations.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from bot.consent import has_current_consent
 from bot.messages import Reply
 from bot.texts import Texts
 from nlu.interpretation import ChoiceOption, Interpretation, Interpreter
@@ -32,6 +36,9 @@ class Turn:
     now: datetime
     channel: str = "sms"
     replies: list[Reply] = field(default_factory=list)
+    # The stored inbound message being answered (None for scheduler turns): progress
+    # reports hang on it so that a message is never counted twice.
+    inbound_id: int | None = None
 
     @property
     def language(self) -> str:
@@ -75,6 +82,7 @@ def open_session(
     poll_version_id: int | None = None,
     launch_id: int | None = None,
     interrupt: bool = False,
+    state: dict | None = None,
 ) -> m.ConversationSession:
     """Start a flow now, or queue it behind the participant's active session.
 
@@ -93,7 +101,7 @@ def open_session(
         launch_id=launch_id,
         status="queued" if current is not None else "active",
         channel=turn.channel,
-        state={},
+        state=dict(state or {}),
         created_at=turn.now,
         updated_at=turn.now,
         expires_at=turn.now + timedelta(minutes=turn.organisation.session_timeout_minutes),
@@ -105,26 +113,71 @@ def open_session(
     return session
 
 
-def finish(turn: Turn, session: m.ConversationSession, *, status: str = "completed") -> None:
-    """Close a session and let the next queued one speak."""
+# Flows anyone may be in, consented or not: the consent question itself, and the keyword
+# flows a person can use before (or instead of) agreeing.
+CONSENT_FREE_FLOWS = frozenset({"consent", "language", "erasure"})
+
+
+def finish(
+    turn: Turn, session: m.ConversationSession, *, status: str = "completed", resume: bool = True
+) -> None:
+    """Close a session and (unless the caller decides what comes next) let the next queued
+    one speak."""
     session.status = status
     session.completed_at = turn.now
     session.updated_at = turn.now
     turn.db.flush()
-    resume_next(turn)
+    if resume:
+        resume_next(turn)
 
 
 def resume_next(turn: Turn) -> m.ConversationSession | None:
-    if turn.participant.status != "active":
+    """Activate the oldest queued session the participant may be in now.
+
+    Polls wait while consent is missing or outdated (they stay queued, not cancelled);
+    consent and keyword flows do not.
+    """
+    participant = turn.participant
+    if participant.status in ("opted_out", "erased"):
         return None
-    if queries.active_session(turn.db, turn.participant.id) is not None:
+    if queries.active_session(turn.db, participant.id) is not None:
         return None
-    queued = queries.next_queued_session(turn.db, turn.participant.id)
-    if queued is None:
+    consented = has_current_consent(participant, turn.organisation)
+    queued = [
+        session
+        for session in queued_sessions(turn.db, participant.id)
+        if consented or session.flow in CONSENT_FREE_FLOWS
+    ]
+    if not queued:
         return None
-    queued.status = "active"
-    queued.updated_at = turn.now
-    queued.expires_at = turn.now + timedelta(minutes=turn.organisation.session_timeout_minutes)
+    session = queued[0]
+    session.status = "active"
+    session.updated_at = turn.now
+    session.expires_at = turn.now + timedelta(minutes=turn.organisation.session_timeout_minutes)
     turn.db.flush()
-    flow_named(queued.flow).start(turn, queued)
-    return queued
+    flow_named(session.flow).start(turn, session)
+    return session
+
+
+def repeat_current(turn: Turn) -> bool:
+    """Ask the active session's question again (after HELP, a language change, a report
+    sent mid-poll), so the person can simply carry on."""
+    session = queries.active_session(turn.db, turn.participant.id)
+    if session is None:
+        return False
+    flow_named(session.flow).start(turn, session)
+    return True
+
+
+def queued_sessions(db: so.Session, participant_id: int) -> list[m.ConversationSession]:
+    # Belongs in storage/queries.py (owned by another engineer): moved there at merge.
+    return list(
+        db.scalars(
+            sa.select(m.ConversationSession)
+            .where(
+                m.ConversationSession.participant_id == participant_id,
+                m.ConversationSession.status == "queued",
+            )
+            .order_by(m.ConversationSession.created_at, m.ConversationSession.id)
+        )
+    )

@@ -221,11 +221,14 @@ class FakeServer:
         with self._lock:
             self._requests.append(request)
         answer = self.answer(request)
-        handler.send_response(answer.status)
-        handler.send_header("Content-Type", answer.content_type)
-        handler.send_header("Content-Length", str(len(answer.body)))
-        handler.end_headers()
-        handler.wfile.write(answer.body)
+        try:
+            handler.send_response(answer.status)
+            handler.send_header("Content-Type", answer.content_type)
+            handler.send_header("Content-Length", str(len(answer.body)))
+            handler.end_headers()
+            handler.wfile.write(answer.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # a stalled answer whose client already timed out and hung up
 
     def answer(self, request: RecordedRequest) -> Answer:
         raise NotImplementedError

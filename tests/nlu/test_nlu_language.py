@@ -54,16 +54,22 @@ def test_scripts() -> None:
     assert script_languages("হ্যাঁ") == {"bn"}
     assert script_languages("हाँ") == {"hi", "ne"}
     assert script_languages("لا") == {"ar"}
-    assert script_languages("không") == {"vi"}
+    assert script_languages("được") == {"vi"}
+    assert "vi" in script_languages("không")
     assert script_languages("kaɗan") == {"ha"}
     assert script_languages("hello") is None
 
 
 def test_beats_plain_langdetect_on_short_sentences() -> None:
     replies = [
-        ("ku tsaya don Allah", "ha"), ("ndikufuna kuleka", "ny"), ("acha sasa", "sw"),
-        ("hapana kabisa", "sw"), ("oui monsieur", "fr"), ("no sir", "en"),
-        ("ho hajur", "ne"), ("inde ndalandira uthenga", "ny"),
+        ("ku tsaya don Allah", "ha"),
+        ("ndikufuna kuleka", "ny"),
+        ("acha sasa", "sw"),
+        ("hapana kabisa", "sw"),
+        ("oui monsieur", "fr"),
+        ("no sir", "en"),
+        ("ho hajur", "ne"),
+        ("inde ndalandira uthenga", "ny"),
     ]
     ours = sum(identify_language(t) == lang for t, lang in replies)
     theirs = sum(plain_langdetect(t) == lang for t, lang in replies)

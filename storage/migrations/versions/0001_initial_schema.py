@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:13:22.351135
+Create Date: 2026-11-25 23:17:32.488184
 """
 
 from __future__ import annotations
@@ -311,6 +311,38 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("group_id", "participant_id", name=op.f("pk_group_members")),
     )
+    op.create_table(
+        "import_jobs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("filename", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("content", sa.Text(), nullable=True),
+        sa.Column("total_rows", sa.Integer(), nullable=False),
+        sa.Column("processed_rows", sa.Integer(), nullable=False),
+        sa.Column("created_count", sa.Integer(), nullable=False),
+        sa.Column("updated_count", sa.Integer(), nullable=False),
+        sa.Column("error_count", sa.Integer(), nullable=False),
+        sa.Column("errors", sa.JSON(), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=True),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_import_jobs_organisation_id_organisations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_import_jobs_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_jobs")),
+    )
+    with op.batch_alter_table("import_jobs", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_import_jobs_organisation_id"), ["organisation_id"], unique=False
+        )
+
     op.create_table(
         "inbound_messages",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -794,6 +826,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_inbound_messages_participant_id"))
 
     op.drop_table("inbound_messages")
+    with op.batch_alter_table("import_jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_import_jobs_organisation_id"))
+
+    op.drop_table("import_jobs")
     op.drop_table("group_members")
     with op.batch_alter_table("consent_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consent_records_participant_id"))

@@ -93,7 +93,7 @@ FIELDS = st.sampled_from(
 QUESTION = st.dictionaries(FIELDS, JSON | st.sampled_from(["choice", "yes_no", "en", "a == 1"]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.fixed_dictionaries(
         {"key": JSON | st.just("p"), "languages": JSON | st.just(["en"])},

@@ -199,6 +199,7 @@ TWO = [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}]
             "questions[1].min: min (400) is greater than max (365)",
         ),
         (_set(["questions", 1, "max"], "lots"), "questions[1].max: must be a number"),
+        (_set(["questions", 1, "max"], float("inf")), "questions[1].max: must be a number"),
         (_set(["questions", 0, "min"], 1), "questions[0].min: not allowed for type choice"),
         (_set(["questions", 1, "required"], "yes"), "questions[1].required: must be true or false"),
         (_set(["questions", 1, "when"], "works = 'no'"), "questions[1].when: unexpected"),

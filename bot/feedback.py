@@ -1,0 +1,156 @@
+"""Feeding a round's result back to the people who answered it.
+
+The Copenhagen Framework asks that citizen data return to the community it came from. When
+a round closes, a short summary is drafted per language ("62% of you say the borehole
+repair is done. Thank you!") and stored on the round, where coordinators may edit it. The
+scheduler sends it `FEEDBACK_DELAY` after the round closed, so there is time for that; it
+goes once, to the round's respondents only, as outreach (quiet hours apply).
+
+Fewer than `MIN_SHOWN` answers give no percentage: with three respondents a share says
+too much about each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from bot.commitments import DONE_KEY, commitment_of_round
+from bot.flows.poll_format import localised
+from bot.messages import Reply
+from bot.outreach import allowed_send_time, insert_outbox, outbox_values
+from bot.render import compose
+from storage import models as m
+
+FEEDBACK_DELAY = timedelta(hours=24)
+MIN_SHOWN = 5
+MAX_LENGTH = 480  # three GSM-7 segments; a summary longer than that is a letter
+
+RESULT = {
+    "en": "{percent}% of you say {short_name} is done. Thank you!",
+    "sw": "{percent}% yenu mnasema {short_name} imefanyika. Asante!",
+    "fr": "{percent}% d'entre vous disent que {short_name} est fait. Merci !",
+}
+THANKS_ONLY = {
+    "en": "Thank you for your answers about {short_name}!",
+    "sw": "Asante kwa majibu yenu kuhusu {short_name}!",
+    "fr": "Merci pour vos reponses sur {short_name} !",
+}
+
+
+class FeedbackError(ValueError):
+    pass
+
+
+def draft(db: so.Session, round_row: m.RepollRound) -> dict[str, str]:
+    """The default summary in every language the commitment or organisation speaks."""
+    commitment = commitment_of_round(db, round_row)
+    organisation = db.get(m.Organisation, commitment.organisation_id)
+    names = commitment.short_name or {"en": commitment.description}
+    languages = list(dict.fromkeys([*(organisation.languages or []), *names, "en"]))
+    tally = round_row.tally or {}
+    responses = int(tally.get("responses", 0))
+    yes = int(tally.get("counts", {}).get("yes", 0))
+    texts = {}
+    for language in languages:
+        name = localised(names, language, tuple(names))
+        if responses >= MIN_SHOWN:
+            template = RESULT.get(language, RESULT["en"])
+            texts[language] = template.format(percent=round(100 * yes / responses), short_name=name)
+        else:
+            texts[language] = THANKS_ONLY.get(language, THANKS_ONLY["en"]).format(short_name=name)
+    return texts
+
+
+def prepare(db: so.Session, round_row: m.RepollRound) -> None:
+    """Draft the summary once; a coordinator's edit is never overwritten."""
+    if not round_row.feedback_text:
+        round_row.feedback_text = draft(db, round_row)
+
+
+def set_feedback_text(db: so.Session, round_row: m.RepollRound, texts: Mapping[str, str]) -> None:
+    if round_row.feedback_sent_at is not None:
+        raise FeedbackError("this round's feedback was already sent")
+    cleaned = {k: v.strip() for k, v in texts.items() if isinstance(v, str) and v.strip()}
+    if not cleaned:
+        raise FeedbackError("feedback needs a text in at least one language")
+    too_long = [k for k, v in cleaned.items() if len(v) > MAX_LENGTH]
+    if too_long:
+        raise FeedbackError(f"feedback longer than {MAX_LENGTH} characters: {', '.join(too_long)}")
+    round_row.feedback_text = cleaned
+    db.flush()
+
+
+def send_feedback(db: so.Session, round_row: m.RepollRound, now: datetime) -> int:
+    """Queue the summary to the round's respondents, once. Returns messages queued."""
+    db.refresh(round_row, with_for_update=True)
+    if round_row.feedback_sent_at is not None or round_row.status != "closed":
+        return 0
+    prepare(db, round_row)
+    commitment = commitment_of_round(db, round_row)
+    organisation = db.get(m.Organisation, commitment.organisation_id)
+    texts = dict(round_row.feedback_text)
+    order = tuple(dict.fromkeys([organisation.default_language or "en", *texts]))
+    default = organisation.default_language or "en"
+    values = []
+    for person in db.execute(_respondents(round_row.id)):
+        language = person.language or default
+        text, encoding, segments = compose(
+            Reply(text=localised(texts, language, order), language=language)
+        )
+        values.append(
+            outbox_values(
+                organisation_id=organisation.id,
+                person=person,
+                text=text,
+                language=language,
+                encoding=encoding,
+                segments=segments,
+                now=now,
+                send_at=allowed_send_time(
+                    now,
+                    person.timezone or organisation.timezone,
+                    organisation.quiet_start,
+                    organisation.quiet_end,
+                ),
+            )
+        )
+    round_row.feedback_sent_at = now
+    return insert_outbox(db, values)
+
+
+def _respondents(round_id: int) -> sa.Select:
+    launches = sa.select(m.Launch.id).where(m.Launch.repoll_round_id == round_id)
+    answered = (
+        sa.select(m.Answer.participant_id)
+        .join(m.ConversationSession, m.ConversationSession.id == m.Answer.session_id)
+        .where(
+            m.ConversationSession.launch_id.in_(launches),
+            m.Answer.question_key == DONE_KEY,
+            m.Answer.status == "answered",
+        )
+    )
+    people = m.Participant
+    return (
+        sa.select(
+            people.id, people.phone, people.language, people.channel, people.provider,
+            people.timezone,
+        )
+        .where(people.id.in_(answered), people.status == "active", people.phone.is_not(None))
+        .order_by(people.id)
+    )  # fmt: skip
+
+
+def due_feedback(db: so.Session, now: datetime) -> list[m.RepollRound]:
+    return list(
+        db.scalars(
+            sa.select(m.RepollRound).where(
+                m.RepollRound.status == "closed",
+                m.RepollRound.feedback_sent_at.is_(None),
+                m.RepollRound.closes_at <= now - FEEDBACK_DELAY,
+            )
+        )
+    )

@@ -1,0 +1,543 @@
+"""Outreach: a launch turns an audience into sessions and first questions in the outbox.
+
+A launch may reach 100,000 people, so it never loads them as objects: it pages through
+participant ids (`bot.audience`) 1,000 at a time and writes each page with one multi-row
+INSERT for the sessions and one for the messages. Memory stays constant and the database
+does the work.
+
+Launching twice sends nothing twice: sessions are unique per (launch, participant), the
+session insert ignores conflicts (`ON CONFLICT DO NOTHING` on PostgreSQL and SQLite), and
+a message is written only for a session that this very insert created.
+
+Someone already in a conversation gets the new session `queued`, with no message: the
+runtime starts it when the active one ends, so nobody is asked two things at once.
+
+Outreach is never a reply, so every row is `is_reply=False` and its `next_attempt_at` is
+moved out of the participant's quiet hours here; the outbox worker checks again (and
+checks opt-out) when it sends.
+
+Pausing holds the launch's queued messages (`status='held'`); the outbox worker claims only
+`queued` rows, so held rows wait until `resume_launch` puts them back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from bot import audience as audiences
+from bot.flows.answers import prompt_text
+from bot.flows.poll_format import PollDefinition, QuestionDef, should_ask
+from bot.messages import Reply
+from bot.polls import definition_of
+from bot.render import compose
+from storage import models as m
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1_000
+UTC = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class LaunchReport:
+    launch_id: int
+    status: str
+    audience: int = 0  # reachable people matching the filter
+    started: int = 0  # new active sessions, each with its first question queued
+    queued: int = 0  # new sessions waiting behind another conversation
+    already: int = 0  # people this launch had already reached (a second launch)
+
+
+@dataclass(frozen=True)
+class SegmentEstimate:
+    participants: int
+    by_language: dict[str, int] = field(default_factory=dict)
+    first_message_segments: int = 0  # what the first question costs the whole audience
+    segments_per_person_max: int = 0  # every question asked, for the costliest language
+
+
+# --- time ---------------------------------------------------------------------------------
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def allowed_send_time(now_utc: datetime, tz_name: str | None, quiet_start: time, quiet_end: time):
+    """The first moment at or after `now_utc` (naive UTC) outside quiet hours, naive UTC.
+
+    Uses the engine's `bot.quiet_hours.next_allowed_send` when it exists, so the scheduler
+    and the outbox worker agree on one rule; the fallback below is the same rule.
+    """
+    try:
+        from bot.quiet_hours import next_allowed_send
+    except ImportError:
+        return _next_allowed_send(now_utc, tz_name, quiet_start, quiet_end)
+    moved = next_allowed_send(now_utc, tz_name or "UTC", quiet_start, quiet_end)
+    if moved.tzinfo is not None:
+        moved = moved.astimezone(UTC).replace(tzinfo=None)
+    return moved
+
+
+def _next_allowed_send(
+    now_utc: datetime, tz_name: str | None, quiet_start: time, quiet_end: time
+) -> datetime:
+    if quiet_start == quiet_end:
+        return now_utc
+    tz = zone(tz_name)
+    local = now_utc.replace(tzinfo=UTC).astimezone(tz)
+    clock = local.time().replace(tzinfo=None)
+    if quiet_start > quiet_end:  # e.g. 21:00-07:00, across midnight
+        if clock >= quiet_start:
+            target = local.date() + timedelta(days=1)
+        elif clock < quiet_end:
+            target = local.date()
+        else:
+            return now_utc
+    elif quiet_start <= clock < quiet_end:
+        target = local.date()
+    else:
+        return now_utc
+    moved = datetime.combine(target, quiet_end, tzinfo=tz)
+    return moved.astimezone(UTC).replace(tzinfo=None)
+
+
+# --- launches -----------------------------------------------------------------------------
+
+
+def create_launch(
+    db: so.Session,
+    organisation_id: int,
+    poll_version_id: int,
+    audience: Mapping[str, Any],
+    scheduled_for: datetime | None = None,
+    created_by: int | None = None,
+    reminder_after_hours: int | None = None,
+    max_reminders: int = 0,
+    *,
+    repoll_round_id: int | None = None,
+    now: datetime | None = None,
+) -> m.Launch:
+    """A scheduled launch (the scheduler sends it at `scheduled_for`, or at once when that
+    is None). The poll version becomes immutable: answers keep the wording they answered."""
+    cleaned = audiences.validate(audience)
+    version = db.get(m.PollVersion, poll_version_id)
+    if version is None or version.poll.organisation_id != organisation_id:
+        raise LookupError(f"poll version {poll_version_id} does not exist")
+    if not definition_of(db, poll_version_id).questions:
+        raise ValueError("a poll without questions cannot be launched")
+    if max_reminders < 0 or (reminder_after_hours is not None and reminder_after_hours < 1):
+        raise ValueError("reminders need a positive delay and a non-negative count")
+    now = now or m.utcnow()
+    if version.launched_at is None:
+        version.launched_at = now
+    row = m.Launch(
+        organisation_id=organisation_id,
+        poll_version_id=poll_version_id,
+        audience=cleaned,
+        status="scheduled",
+        scheduled_for=scheduled_for or now,
+        created_by=created_by,
+        repoll_round_id=repoll_round_id,
+        reminder_after_hours=reminder_after_hours,
+        max_reminders=max_reminders,
+        created_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def first_question(definition: PollDefinition) -> QuestionDef | None:
+    return next((q for q in definition.questions if should_ask(q, {})), None)
+
+
+def launch(db: so.Session, launch_id: int, now: datetime, *, chunk_size: int = CHUNK_SIZE):
+    """Reach the launch's audience: sessions plus first messages, in bulk. Idempotent."""
+    row = db.get(m.Launch, launch_id, with_for_update=True)
+    if row is None:
+        raise LookupError(f"launch {launch_id} does not exist")
+    if row.status in ("paused", "cancelled"):
+        return LaunchReport(launch_id, row.status)
+    organisation = db.get(m.Organisation, row.organisation_id)
+    definition = definition_of(db, row.poll_version_id)
+    question = first_question(definition)
+    if question is None:
+        raise ValueError("no question of this poll can be asked first")
+    version = db.get(m.PollVersion, row.poll_version_id)
+    if version.launched_at is None:
+        version.launched_at = now
+    row.status = "running"
+    row.started_at = row.started_at or now
+    context = _Context(db, organisation, definition, question, row, now)
+    totals = {"audience": 0, "started": 0, "queued": 0}
+    for ids in audiences.id_chunks(db, organisation, row.audience, size=chunk_size):
+        started, queued = context.reach(ids)
+        totals["audience"] += len(ids)
+        totals["started"] += started
+        totals["queued"] += queued
+    already = totals["audience"] - totals["started"] - totals["queued"]
+    log.info("launch %s: %s", launch_id, totals)
+    return LaunchReport(launch_id, row.status, already=already, **totals)
+
+
+class _Context:
+    """What every chunk of one launch shares: the texts per language, per time zone."""
+
+    def __init__(self, db, organisation, definition, question, launch_row, now):
+        self.db = db
+        self.organisation = organisation
+        self.definition = definition
+        self.question = question
+        self.launch = launch_row
+        self.now = now
+        self._texts: dict[str, tuple[str, str, int]] = {}
+        self._send_at: dict[str | None, datetime] = {}
+        self.sessions = m.ConversationSession.__table__
+        self.outbox = m.OutboundMessage.__table__
+
+    def text(self, language: str) -> tuple[str, str, int]:
+        if language not in self._texts:
+            prompt = prompt_text(self.question, language, self.definition.languages)
+            self._texts[language] = compose(Reply(text=prompt, language=language))
+        return self._texts[language]
+
+    def send_at(self, tz_name: str | None) -> datetime:
+        tz_name = tz_name or self.organisation.timezone
+        if tz_name not in self._send_at:
+            self._send_at[tz_name] = allowed_send_time(
+                self.now, tz_name, self.organisation.quiet_start, self.organisation.quiet_end
+            )
+        return self._send_at[tz_name]
+
+    def reach(self, ids: list[int]) -> tuple[int, int]:
+        people = {row.id: row for row in self.db.execute(_people(ids))}
+        timeout = timedelta(minutes=self.organisation.session_timeout_minutes)
+        values = [
+            {
+                "participant_id": person.id,
+                "flow": "poll",
+                "poll_version_id": self.launch.poll_version_id,
+                "launch_id": self.launch.id,
+                "status": "queued" if person.busy else "active",
+                "step": None if person.busy else self.question.key,
+                "retries": 0,
+                "state": {"answers": {}},
+                "channel": person.channel or "sms",
+                "created_at": self.now,
+                "updated_at": self.now,
+                "expires_at": None if person.busy else self.now + timeout,
+                "reminders_sent": 0,
+            }
+            for person in people.values()
+        ]
+        if not values:
+            return 0, 0
+        created = self.db.execute(
+            insert_ignoring_conflicts(self.db, self.sessions)
+            .values(values)
+            .returning(self.sessions.c.id, self.sessions.c.participant_id, self.sessions.c.status)
+        ).all()
+        active = [(sid, people[pid]) for sid, pid, status in created if status == "active"]
+        if active:
+            self._queue_first_messages(active)
+        return len(active), len(created) - len(active)
+
+    def _queue_first_messages(self, active: list[tuple[int, Any]]) -> None:
+        default = self.organisation.default_language or "en"
+        values = []
+        for session_id, person in active:
+            language = person.language or default
+            text, encoding, segments = self.text(language)
+            values.append(
+                outbox_values(
+                    organisation_id=self.organisation.id,
+                    person=person,
+                    text=text,
+                    language=language,
+                    encoding=encoding,
+                    segments=segments,
+                    now=self.now,
+                    send_at=self.send_at(person.timezone),
+                    launch_id=self.launch.id,
+                    session_id=session_id,
+                )
+            )
+        insert_outbox(self.db, values)
+
+
+def _people(ids: list[int]) -> sa.Select:
+    busy = sa.exists(
+        sa.select(1).where(
+            m.ConversationSession.participant_id == m.Participant.id,
+            m.ConversationSession.status == "active",
+        )
+    )
+    return sa.select(
+        m.Participant.id,
+        m.Participant.phone,
+        m.Participant.language,
+        m.Participant.channel,
+        m.Participant.provider,
+        m.Participant.timezone,
+        busy.label("busy"),
+    ).where(m.Participant.id.in_(ids))
+
+
+def insert_ignoring_conflicts(db: so.Session, table: sa.Table):
+    """INSERT ... ON CONFLICT DO NOTHING, in the dialect at hand (no conflict target: any
+    unique constraint, including one participant's single active session, skips the row)."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+def outbox_values(
+    *,
+    organisation_id: int,
+    person: Any,
+    text: str,
+    language: str | None,
+    encoding: str,
+    segments: int,
+    now: datetime,
+    send_at: datetime,
+    launch_id: int | None = None,
+    session_id: int | None = None,
+    status: str = "queued",
+) -> dict[str, Any]:
+    """One outbox row for bulk insert. `person` has id, phone, channel and provider."""
+    return {
+        "organisation_id": organisation_id,
+        "participant_id": person.id,
+        "channel": person.channel or "sms",
+        "provider": person.provider or "console",
+        "to": person.phone,
+        "text": text,
+        "language": language,
+        "encoding": encoding,
+        "segments": segments,
+        "status": status,
+        "is_reply": False,
+        "attempts": 0,
+        "next_attempt_at": send_at,
+        "launch_id": launch_id,
+        "session_id": session_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def insert_outbox(db: so.Session, values: list[dict[str, Any]]) -> int:
+    """Bulk outbox insert, each row with its 'created' status event, as `add_outbound`
+    does one by one."""
+    if not values:
+        return 0
+    outbox = m.OutboundMessage.__table__
+    ids = db.execute(sa.insert(outbox).values(values).returning(outbox.c.id)).scalars().all()
+    now = values[0]["created_at"]
+    db.execute(
+        sa.insert(m.MessageStatusEvent.__table__),
+        [
+            {"outbound_message_id": i, "status": values[0]["status"], "detail": "created",
+             "created_at": now}
+            for i in ids
+        ],
+    )  # fmt: skip
+    return len(ids)
+
+
+# --- the admin screen --------------------------------------------------------------------
+
+
+def audience_count(db: so.Session, organisation_id: int, audience: Mapping[str, Any]) -> int:
+    organisation = db.get(m.Organisation, organisation_id)
+    if organisation is None:
+        raise LookupError(f"organisation {organisation_id} does not exist")
+    return audiences.count(db, organisation, audience)
+
+
+def estimate_segments(
+    db: so.Session, organisation_id: int, poll_version_id: int, audience: Mapping[str, Any]
+) -> SegmentEstimate:
+    """What a launch costs in SMS segments, by the audience's languages."""
+    organisation = db.get(m.Organisation, organisation_id)
+    if organisation is None:
+        raise LookupError(f"organisation {organisation_id} does not exist")
+    definition = definition_of(db, poll_version_id)
+    question = first_question(definition)
+    default = organisation.default_language or "en"
+    language = sa.func.coalesce(m.Participant.language, default)
+    by_language = dict(
+        db.execute(
+            sa.select(language, sa.func.count(m.Participant.id))
+            .where(*audiences.conditions(organisation, audience))
+            .group_by(language)
+        ).all()
+    )
+    first = 0
+    most = 0
+    for lang, people in by_language.items():
+        if question is not None:
+            first += people * _segments(prompt_text(question, lang, definition.languages), lang)
+        every = sum(
+            _segments(prompt_text(q, lang, definition.languages), lang)
+            for q in definition.questions
+        )
+        most = max(most, every)
+    return SegmentEstimate(sum(by_language.values()), by_language, first, most)
+
+
+def _segments(text: str, language: str) -> int:
+    return compose(Reply(text=text, language=language))[2]
+
+
+# --- pause, resume, reminders -----------------------------------------------------------
+
+
+def pause_launch(db: so.Session, launch_id: int, now: datetime) -> int:
+    """Stop a running launch: its unsent messages are held. Returns how many."""
+    row = db.get(m.Launch, launch_id, with_for_update=True)
+    if row is None:
+        raise LookupError(f"launch {launch_id} does not exist")
+    if row.status in ("done", "cancelled"):
+        raise ValueError(f"a {row.status} launch cannot be paused")
+    row.status = "paused"
+    return _move_messages(db, launch_id, "queued", "held", now)
+
+
+def resume_launch(db: so.Session, launch_id: int, now: datetime) -> int:
+    """Release a paused launch's held messages (not sent before `now` and quiet hours)."""
+    row = db.get(m.Launch, launch_id, with_for_update=True)
+    if row is None:
+        raise LookupError(f"launch {launch_id} does not exist")
+    if row.status != "paused":
+        return 0
+    row.status = "running" if row.started_at else "scheduled"
+    return _move_messages(db, launch_id, "held", "queued", now)
+
+
+def _move_messages(db: so.Session, launch_id: int, old: str, new: str, now: datetime) -> int:
+    outbox = m.OutboundMessage
+    ids = db.scalars(
+        sa.select(outbox.id).where(outbox.launch_id == launch_id, outbox.status == old)
+    ).all()
+    for start in range(0, len(ids), CHUNK_SIZE):
+        chunk = ids[start : start + CHUNK_SIZE]
+        db.execute(
+            sa.update(outbox)
+            .where(outbox.id.in_(chunk), outbox.status == old)
+            .values(status=new, updated_at=now)
+        )
+        db.execute(
+            sa.insert(m.MessageStatusEvent.__table__),
+            [{"outbound_message_id": i, "status": new, "created_at": now} for i in chunk],
+        )
+    return len(ids)
+
+
+def send_reminders(db: so.Session, now: datetime) -> int:
+    """Repeat the current question to people who have not replied for the launch's
+    `reminder_after_hours`, at most `max_reminders` times. Returns messages queued."""
+    launches = db.scalars(
+        sa.select(m.Launch).where(
+            m.Launch.status == "running",
+            m.Launch.reminder_after_hours.is_not(None),
+            m.Launch.max_reminders > 0,
+        )
+    ).all()
+    return sum(_remind(db, row, now) for row in launches)
+
+
+def _remind(db: so.Session, row: m.Launch, now: datetime) -> int:
+    organisation = db.get(m.Organisation, row.organisation_id)
+    definition = definition_of(db, row.poll_version_id)
+    cutoff = now - timedelta(hours=row.reminder_after_hours)
+    session = m.ConversationSession
+    people = m.Participant
+    due = db.execute(
+        sa.select(
+            session.id.label("session_id"),
+            session.step,
+            people.id,
+            people.phone,
+            people.language,
+            people.channel,
+            people.provider,
+            people.timezone,
+        )
+        .join(people, people.id == session.participant_id)
+        .where(
+            session.launch_id == row.id,
+            session.status == "active",
+            session.step.is_not(None),
+            session.reminders_sent < row.max_reminders,
+            session.updated_at <= cutoff,
+            sa.or_(session.expires_at.is_(None), session.expires_at > now),
+            people.status == "active",
+            people.phone.is_not(None),
+        )
+    ).all()
+    if not due:
+        return 0
+    default = organisation.default_language or "en"
+    values = []
+    for person in due:
+        language = person.language or default
+        try:
+            question = definition.question(person.step)
+        except KeyError:
+            continue
+        text, encoding, segments = compose(
+            Reply(text=prompt_text(question, language, definition.languages), language=language)
+        )
+        values.append(
+            outbox_values(
+                organisation_id=organisation.id,
+                person=person,
+                text=text,
+                language=language,
+                encoding=encoding,
+                segments=segments,
+                now=now,
+                send_at=allowed_send_time(
+                    now,
+                    person.timezone or organisation.timezone,
+                    organisation.quiet_start,
+                    organisation.quiet_end,
+                ),
+                launch_id=row.id,
+                session_id=person.session_id,
+            )
+        )
+    ids = [person.session_id for person in due]
+    # `updated_at` restarts the wait: the next reminder comes a full delay after this one.
+    db.execute(
+        sa.update(session)
+        .where(session.id.in_(ids))
+        .values(reminders_sent=session.reminders_sent + 1, updated_at=now)
+    )
+    return insert_outbox(db, values)
+
+
+def due_launches(db: so.Session, now: datetime) -> list[LaunchReport]:
+    """Launch every scheduled launch whose time has come."""
+    ids = db.scalars(
+        sa.select(m.Launch.id)
+        .where(m.Launch.status == "scheduled", m.Launch.scheduled_for <= now)
+        .order_by(m.Launch.scheduled_for, m.Launch.id)
+    ).all()
+    return [launch(db, launch_id, now) for launch_id in ids]

@@ -1,0 +1,347 @@
+"""USSD screens from channel-neutral content: GSM-7 text, the 182-character limit, paging.
+
+A USSD screen is one message of at most 182 GSM-7 characters (160 bytes of 7-bit data),
+shown on the handset until the person answers. Unlike SMS there is no UCS-2 fallback
+worth relying on: most networks carry USSD as GSM-7 only, so a Hindi or Arabic prompt
+arrives as garbage. Everything here therefore produces GSM-7 or nothing, and callers
+decide what to do with nothing (a Latin-script variant, or SMS instead).
+
+These functions are pure: the menu state machine (`bot.ussd_menu`) and the gateways call
+them with text and get screens back. The label table below is ours until the lead moves
+it into the gettext catalogs (keys stay stable for that).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.flows.poll_format import QuestionDef, localised
+from bot.segments import is_gsm7, sanitise
+
+# 160 bytes of 7-bit data carry 182 septets: the hard limit of one screen. Many handsets
+# wrap or cut earlier, so we aim lower and only spill over for a last unbreakable word.
+USSD_LIMIT = 182
+USSD_TARGET = 160
+
+# Reserved inputs on paged screens. 98/0 are the common convention on Kenyan menus; no
+# poll has 98 choices (MAX_CHOICES is 50) and no choice is numbered 0.
+MORE = "98"
+BACK = "0"
+
+# Menu labels and short USSD-only messages, keyed, per language. Written as people type
+# them; `gsm7()` strips accents that GSM-7 lacks (French ê, Vietnamese tones).
+TEXTS: dict[str, dict[str, str]] = {
+    "more": {"en": "More", "sw": "Zaidi", "fr": "Suite", "hi": "Aage"},
+    "back": {"en": "Back", "sw": "Nyuma", "fr": "Retour", "hi": "Peeche"},
+    "menu.poll": {"en": "Answer poll", "sw": "Jibu kura", "fr": "Répondre au sondage",
+                  "hi": "Sawal ka jawab"},
+    "menu.report": {"en": "Report progress", "sw": "Ripoti maendeleo",
+                    "fr": "Signaler un progrès", "hi": "Pragati batayen"},
+    "menu.totals": {"en": "My group's totals", "sw": "Jumla ya kikundi",
+                    "fr": "Totaux du groupe", "hi": "Samooh ka kul"},
+    "menu.language": {"en": "Language", "sw": "Lugha", "fr": "Langue", "hi": "Bhasha"},
+    "menu.help": {"en": "Help", "sw": "Msaada", "fr": "Aide", "hi": "Madad"},
+    "menu.stop": {"en": "Stop messages", "sw": "Acha ujumbe", "fr": "Arrêter",
+                  "hi": "Sandesh band"},
+    "menu.title": {"en": "{org}", "sw": "{org}", "fr": "{org}", "hi": "{org}"},
+    "yes": {"en": "Yes", "sw": "Ndiyo", "fr": "Oui", "hi": "Haan"},
+    "no": {"en": "No", "sw": "Hapana", "fr": "Non", "hi": "Nahin"},
+    "invalid": {"en": "Invalid choice, try again.", "sw": "Chaguo si sahihi, jaribu tena.",
+                "fr": "Choix invalide, réessayez.", "hi": "Galat jawab, phir koshish karein."},
+    "enter_number": {"en": "Please enter a number.", "sw": "Tafadhali weka nambari.",
+                     "fr": "Entrez un nombre.", "hi": "Kripya sankhya likhein."},
+    "choose_language": {"en": "Choose your language:", "sw": "Chagua lugha yako:",
+                        "fr": "Choisissez votre langue :", "hi": "Apni bhasha chunein:"},
+    "resume": {"en": "You have an unfinished poll.", "sw": "Una kura ambayo haijakamilika.",
+               "fr": "Vous avez un sondage en cours.", "hi": "Aapka sawal adhoora hai."},
+    "resume.continue": {"en": "Continue", "sw": "Endelea", "fr": "Continuer",
+                        "hi": "Jaari rakhein"},
+    "resume.menu": {"en": "Main menu", "sw": "Menyu kuu", "fr": "Menu principal",
+                    "hi": "Mukhya menu"},
+    "rejoin": {"en": "You are not taking part in {org} now.",
+               "sw": "Hushiriki katika {org} sasa.",
+               "fr": "Vous ne participez pas a {org}.",
+               "hi": "Aap abhi {org} mein shaamil nahin hain."},
+    "rejoin.join": {"en": "Join", "sw": "Jiunge", "fr": "Rejoindre", "hi": "Judein"},
+    "no_poll": {"en": "There is no open poll for you now. We will text you when there is.",
+                "sw": "Hakuna kura kwa sasa. Tutakutumia ujumbe ikiwepo.",
+                "fr": "Aucun sondage ouvert pour le moment. Nous vous écrirons.",
+                "hi": "Abhi koi sawal nahin hai. Hum aapko SMS karenge."},
+    "report.choose": {"en": "What do you report?", "sw": "Unaripoti nini?",
+                      "fr": "Que signalez-vous ?", "hi": "Aap kya batayenge?"},
+    "report.amount": {"en": "How many {unit}? Enter a number.",
+                      "sw": "{unit} ngapi? Weka nambari.",
+                      "fr": "Combien de {unit} ? Entrez un nombre.",
+                      "hi": "Kitne {unit}? Sankhya likhein."},
+    "report.unavailable": {"en": "Sorry, reporting is not available now. Please try later.",
+                           "sw": "Samahani, kuripoti hakupatikani sasa. Jaribu baadaye.",
+                           "fr": "Désolé, le signalement est indisponible. Réessayez plus tard.",
+                           "hi": "Maaf kijiye, abhi report nahin ho sakti."},
+    "totals.none": {"en": "You are not in a group yet. Ask your coordinator to add you.",
+                    "sw": "Bado hauko katika kikundi. Muulize mratibu akuongeze.",
+                    "fr": "Vous n'êtes dans aucun groupe. Demandez au coordinateur.",
+                    "hi": "Aap kisi samooh mein nahin hain."},
+    "totals.line": {"en": "{group}: {total} {unit}", "sw": "{group}: {unit} {total}",
+                    "fr": "{group} : {total} {unit}", "hi": "{group}: {total} {unit}"},
+    "language.changed": {"en": "Language changed.", "sw": "Lugha imebadilishwa.",
+                         "fr": "Langue modifiée.", "hi": "Bhasha badal gayi."},
+    "help": {
+        "en": "{org}: dial this code to answer polls and report. Reply with the number "
+              "of your choice. Choose Stop to end messages. SMS HELP for more.",
+        "sw": "{org}: piga nambari hii kujibu kura na kuripoti. Jibu kwa nambari ya "
+              "chaguo lako. Chagua Acha kusitisha ujumbe. Tuma HELP kwa SMS.",
+        "fr": "{org} : composez ce code pour répondre aux sondages. Répondez avec le "
+              "numéro de votre choix. Choisissez Arrêter pour ne plus recevoir de messages.",
+        "hi": "{org}: sawalon ka jawab dene ke liye yeh code dial karein. Apni pasand ka "
+              "number likhein. Sandesh band karne ke liye Stop chunein.",
+    },
+    "stop.confirm": {"en": "Stop all messages from {org}?",
+                     "sw": "Acha ujumbe wote kutoka {org}?",
+                     "fr": "Arrêter tous les messages de {org} ?",
+                     "hi": "{org} ke sabhi sandesh band karein?"},
+    "thanks": {"en": "Thank you!", "sw": "Asante!", "fr": "Merci !", "hi": "Dhanyavaad!"},
+    "flow.continue": {"en": "You have an open question from {org}. Type your answer.",
+                      "sw": "Una swali kutoka {org}. Andika jibu lako.",
+                      "fr": "Vous avez une question de {org}. Tapez votre réponse.",
+                      "hi": "{org} ka ek sawal baaki hai. Jawab likhein."},
+    # Always English/Latin: it is shown exactly when the person's script can't be.
+    "sms_offer": {"en": "This question is in a script USSD cannot show. We will send it "
+                        "to you by SMS now. Please reply by SMS."},
+    "error": {"en": "Sorry, something went wrong. Please dial again.",
+              "sw": "Samahani, kuna hitilafu. Tafadhali piga tena.",
+              "fr": "Désolé, une erreur est survenue. Recomposez le code.",
+              "hi": "Maaf kijiye, galti hui. Phir se dial karein."},
+}  # fmt: skip
+
+# Names people recognise for their language, in a script USSD can show.
+LANGUAGE_NAMES: dict[str, str] = {
+    "en": "English", "sw": "Kiswahili", "fr": "Francais", "vi": "Tieng Viet",
+    "hi": "Hindi", "bn": "Bangla", "ne": "Nepali", "ny": "Chichewa", "ha": "Hausa",
+    "ar": "Arabiya",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One USSD response: GSM-7 text and whether the session ends with it."""
+
+    text: str
+    end: bool = False
+
+    def body(self) -> str:
+        """The provider's wire form: Africa's Talking reads `CON ` / `END ` prefixes."""
+        return ("END " if self.end else "CON ") + self.text
+
+
+def text(key: str, language: str | None, /, **params: object) -> str:
+    """A USSD label in `language` (else English), always GSM-7."""
+    table = TEXTS[key]
+    template = table.get(language or "en") or table["en"]
+    rendered = gsm7(template.format(**params))
+    if rendered is None:  # a parameter (an org or group name) is in another script
+        rendered = gsm7(table["en"].format(**params)) or table["en"].format(
+            **{k: "" for k in params}
+        )
+    return rendered
+
+
+def gsm7(value: str) -> str | None:
+    """`value` as GSM-7 text, or None when it is in a script GSM-7 cannot carry.
+
+    Look-alike punctuation is replaced first (curly quotes, no-break spaces), then accents
+    GSM-7 lacks are dropped from Latin letters (ê→e, ơ→o): a French or Vietnamese reader
+    reads unaccented text; a Devanagari one cannot read anything we could make of theirs.
+    """
+    value = sanitise(value).replace("\r\n", "\n").replace("\r", "\n")
+    if is_gsm7(value):
+        return value
+    kept: list[str] = []
+    for char in value:
+        if is_gsm7(char):
+            kept.append(char)
+            continue
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        ).replace("đ", "d").replace("Đ", "D")
+        if not base or not is_gsm7(base):
+            return None
+        kept.append(base)
+    return "".join(kept)
+
+
+def units(value: str) -> int:
+    """Septets on the air: GSM-7 extension characters (€ [ ] { } ^ ~ | \\) count 2."""
+    return sum(2 if char in _EXTENSION else 1 for char in value)
+
+
+_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+
+# --- paging -------------------------------------------------------------------------------
+
+
+def footer(language: str | None, *, more: bool, back: bool) -> str:
+    parts = []
+    if more:
+        parts.append(f"{MORE} {text('more', language)}")
+    if back:
+        parts.append(f"{BACK} {text('back', language)}")
+    return "\n".join(parts)
+
+
+def paginate(
+    body: str, language: str | None, *, back_on_last: bool = True, target: int = USSD_TARGET
+) -> list[str]:
+    """Split `body` into screens that each fit `target` with their `98 More`/`0 Back` lines.
+
+    Lines are kept whole when they fit a screen (a choice never starts on one screen and
+    ends on the next); a longer line breaks between words, a longer word between letters.
+    Every page except the first offers Back; the last offers it only when `back_on_last`
+    (a number question's last page does not, so `0` stays an answer).
+    """
+    if units(body) <= target:
+        return [body]
+    room = target - units(footer(language, more=True, back=True)) - 1
+    pages = _chunks(body, room)
+    return [
+        _with_footer(page, language, index, len(pages), back_on_last)
+        for index, page in enumerate(pages)
+    ]
+
+
+def _chunks(body: str, room: int) -> list[str]:
+    pages: list[str] = []
+    current = ""
+    for line in body.split("\n"):
+        joined = f"{current}\n{line}" if current else line
+        if units(joined) <= room:
+            current = joined
+            continue
+        if units(line) <= room:
+            pages.append(current)
+            current = line
+            continue
+        separator = "\n"
+        for word in _words(line, room):
+            joined = f"{current}{separator}{word}" if current else word
+            separator = " "
+            if units(joined) <= room:
+                current = joined
+                continue
+            if current:
+                pages.append(current)
+            current = word
+    if current:
+        pages.append(current)
+    return pages
+
+
+def _words(line: str, room: int) -> list[str]:
+    words: list[str] = []
+    for word in line.split(" "):
+        while units(word) > room:
+            words.append(word[:room])
+            word = word[room:]
+        words.append(word)
+    return words
+
+
+def _with_footer(page: str, language: str | None, index: int, count: int, back_on_last: bool):
+    last = index == count - 1
+    tail = footer(
+        language,
+        more=not last,
+        back=index > 0 and (not last or back_on_last),
+    )
+    return f"{page}\n{tail}" if tail else page
+
+
+def navigate(page: int, pages: int, typed: str, *, back_on_last: bool = True) -> int | None:
+    """The page to show after `typed`, or None when `typed` is not a paging key here."""
+    if pages <= 1:
+        return None
+    last = page == pages - 1
+    if typed == MORE and not last:
+        return page + 1
+    if typed == BACK and page > 0 and (not last or back_on_last):
+        return page - 1
+    return None
+
+
+# --- the cumulative `text` field ----------------------------------------------------------
+
+
+def new_input(consumed: str | None, cumulative: str) -> str | None:
+    """What the person typed on this hop, given what earlier hops already consumed.
+
+    Africa's Talking sends everything typed in the session joined by `*`: "", "1", "1*12".
+    Diffing against what we consumed (rather than splitting on `*`) keeps an answer that
+    itself contains `*` whole ("1*12*5" after "1" is the answer "12*5"). None means
+    nothing new: a provider retry of the hop we already answered, shown again as it was.
+    """
+    if consumed is None or cumulative == consumed:
+        return None
+    if consumed == "":
+        return cumulative
+    prefix = consumed + "*"
+    if cumulative.startswith(prefix):
+        return cumulative[len(prefix) :]
+    # The network restarted the text (some gateways do on their own "back" key): the last
+    # field is the newest input.
+    return cumulative.rsplit("*", 1)[-1]
+
+
+# --- questions ----------------------------------------------------------------------------
+
+
+def question_body(question: QuestionDef, language: str, languages: tuple[str, ...]) -> str | None:
+    """A poll question as USSD text: the prompt, then one numbered line per choice.
+
+    None when the prompt exists only in a script GSM-7 cannot carry and the poll gives no
+    `prompt_latin` for the language: the caller moves the person to SMS instead.
+    """
+    prompt = gsm7(localised(question.prompt, language, languages))
+    if prompt is None and question.prompt_latin.get(language):
+        prompt = gsm7(question.prompt_latin[language])
+    if prompt is None:
+        return None
+    if question.type == "rating":
+        return f"{prompt}\n(1-5)"
+    lines = [prompt]
+    for number, choice in enumerate(question.choices, start=1):
+        lines.append(f"{number} {choice_label(choice.label, language, languages)}")
+    return "\n".join(lines)
+
+
+def choice_label(labels: dict[str, str], language: str, languages: tuple[str, ...]) -> str:
+    """The label in `language` if GSM-7 can show it, else the first showable translation.
+
+    A Hindi yes/no label (हाँ) has no Latin form in the poll; "Yes" beside a Latin Hindi
+    prompt is understood, a row of question marks is not.
+    """
+    candidates = [localised(labels, language, languages), labels.get("en", "")]
+    candidates += [labels[code] for code in languages if code in labels]
+    candidates += list(labels.values())
+    for candidate in candidates:
+        shown = gsm7(candidate) if candidate else None
+        if shown:
+            return shown
+    return ""
+
+
+def numbered(options: list[str]) -> str:
+    return "\n".join(f"{number} {label}" for number, label in enumerate(options, start=1))
+
+
+_DIGITS = re.compile(r"^\s*(\d{1,3})\s*$")
+
+
+def option_number(typed: str, count: int) -> int | None:
+    """1-based option picked by `typed`, or None when it names no option."""
+    match = _DIGITS.match(typed)
+    if match is None:
+        return None
+    number = int(match.group(1))
+    return number if 1 <= number <= count else None

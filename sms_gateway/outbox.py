@@ -1,0 +1,554 @@
+"""The outbox sender: claim due rows, re-check them, send through the providers, retry.
+
+A message's life: `queued` → `sending` (committed with attempts+1 BEFORE the API call) →
+`sent` with the provider's id (committed right after) → `delivered`/`undelivered`/`failed`
+by delivery report. A crash between the two commits leaves the row `sending`; `recover()`
+settles it by asking the provider, and never re-sends blindly (a duplicate poll question
+confuses people and costs money). Every status change goes through
+`queries.record_status`, so each row keeps its history.
+
+What is checked when a message leaves, not when it was queued: an opt-out or erasure since
+(cancelled), consent for anything that is not a direct reply (cancelled), and quiet hours
+in the participant's time zone (kept queued until they end).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from bot.clock import Clock
+from bot.consent import has_current_consent
+from heard.config import Settings
+from sms_gateway import twilio
+from sms_gateway.base import OutboundMessage, SendResult
+from sms_gateway.providers import (
+    CONSOLE,
+    WEBCHAT,
+    ChannelNotConfigured,
+    Credentials,
+    Providers,
+    channel_credentials,
+    env_credentials,
+)
+from storage import models as m
+from storage import queries
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# Messages per second per channel when the Channel row does not say: Twilio long codes
+# are queued by Twilio beyond ~1/s per number anyway, so 10/s only fills its queue; Africa's
+# Talking takes bulk calls of hundreds of recipients.
+DEFAULT_RATES: dict[str, float] = {"twilio": 10.0, "africastalking": 50.0}
+
+# Providers whose rows the worker never sends: web chat replies travel in the HTTP
+# response and outreach to a web visitor waits for their browser to fetch it.
+NOT_SENT_BY_WORKER = (WEBCHAT,)
+
+# A Twilio send that timed out may have been accepted: settle it like a crashed send.
+UNCERTAIN_ERRORS = frozenset({"timeout"})
+
+MAX_DETAIL = 500
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: retries from many workers do not arrive together."""
+
+    max_attempts: int = 6
+    base: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(hours=1)
+
+    def delay(self, attempts: int, rng: random.Random) -> timedelta:
+        exponential = min(self.cap, self.base * (2 ** max(attempts - 1, 0)))
+        return exponential * (0.5 + rng.random())
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    claimed: int = 0
+    sent: int = 0
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    deferred: int = 0
+    throttled: int = 0
+    unknown: int = 0
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    sent: int = 0
+    unknown: int = 0
+    left: int = 0  # the provider could not be asked; tried again at the next start
+
+
+class TokenBucket:
+    """`rate` messages per second with a burst of one second's worth, on the injected clock."""
+
+    def __init__(self, rate: float, now: datetime):
+        self.rate = max(rate, 0.001)
+        self.capacity = max(self.rate, 1.0)
+        self.tokens = self.capacity
+        self.updated = now
+
+    def _refill(self, now: datetime) -> None:
+        elapsed = max((now - self.updated).total_seconds(), 0.0)
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
+        self.updated = max(now, self.updated)
+
+    def take(self, now: datetime) -> bool:
+        self._refill(now)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def wait(self, now: datetime) -> timedelta:
+        self._refill(now)
+        return timedelta(seconds=max(1.0 - self.tokens, 0.0) / self.rate)
+
+
+# --- checks at send time -------------------------------------------------------------------
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def quiet_hours_end(
+    now: datetime, start: time, end: time, timezone: str | None, fallback: str | None
+) -> datetime | None:
+    """When the quiet hours around `now` (naive UTC) end, as naive UTC; None outside them.
+
+    The window is local to the participant (else the organisation) and may wrap midnight
+    (21:00–07:00). `start == end` means no quiet hours.
+    """
+    if start == end:
+        return None
+    zone = _zone(timezone) or _zone(fallback) or ZoneInfo("UTC")
+    local = now.replace(tzinfo=UTC).astimezone(zone)
+    clock = local.time().replace(tzinfo=None)
+    wraps = start > end
+    inside = (clock >= start or clock < end) if wraps else (start <= clock < end)
+    if not inside:
+        return None
+    day = local.date()
+    if clock >= end:  # still before midnight in a wrapping window: it ends tomorrow
+        day = day + timedelta(days=1)
+    ends = datetime.combine(day, end, tzinfo=zone)
+    return ends.astimezone(UTC).replace(tzinfo=None)
+
+
+def send_verdict(
+    row: m.OutboundMessage,
+    participant: m.Participant | None,
+    organisation: m.Organisation,
+    now: datetime,
+) -> tuple[str, str | datetime | None]:
+    """("send", None) | ("cancel", reason) | ("defer", until)."""
+    if participant is not None and participant.status == "erased":
+        return "cancel", "participant erased"
+    if participant is not None and participant.status == "opted_out":
+        # Heard confirms STOP itself: the confirmation is the reply written in the very turn
+        # that opted them out. Anything older waits for nobody.
+        opted_at = participant.opted_out_at
+        if not (row.is_reply and opted_at is not None and row.created_at >= opted_at):
+            return "cancel", "participant opted out"
+    if not row.to:
+        return "cancel", "no address to send to"
+    if row.is_reply:
+        return "send", None
+    if participant is None:
+        return "cancel", "outreach without a participant"
+    if not has_current_consent(participant, organisation):
+        return "cancel", "no current consent"
+    until = quiet_hours_end(
+        now,
+        organisation.quiet_start,
+        organisation.quiet_end,
+        participant.timezone,
+        organisation.timezone,
+    )
+    if until is not None:
+        return "defer", until
+    return "send", None
+
+
+# --- the outbox ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    row_id: int
+    credentials: Credentials
+    message: OutboundMessage
+
+
+@dataclass
+class _Tally:
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+    def report(self) -> DrainReport:
+        return DrainReport(**self.counts)
+
+
+class Outbox:
+    """One per worker process: it keeps the token buckets and the providers' SDK clients."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        *,
+        rng: random.Random | None = None,
+        retry: RetryPolicy | None = None,
+        rates: dict[str, float] | None = None,
+        providers: Providers | None = None,
+    ):
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.retry = retry or RetryPolicy()
+        self.rates = {**DEFAULT_RATES, **(rates or {})}
+        self.providers = providers or Providers(settings)
+        self._buckets: dict[tuple[str, int | None], TokenBucket] = {}
+
+    # -- draining ---------------------------------------------------------------------
+
+    def drain_once(self, batch_size: int = 100) -> DrainReport:
+        tally = _Tally()
+        jobs = self._claim(batch_size, tally)
+        results = self._send(jobs)
+        if results:
+            self._record(jobs, results, tally)
+        return tally.report()
+
+    def _claim(self, batch_size: int, tally: _Tally) -> list[_Job]:
+        jobs: list[_Job] = []
+        with self.db.session() as session:
+            now = self.clock.now()
+            rows = queries.claim_due_outbound(
+                session,
+                now,
+                batch_size,
+                skip_locked=not self.db.is_sqlite,
+                exclude_providers=NOT_SENT_BY_WORKER,
+            )
+            tally.add("claimed", len(rows))
+            if not rows:
+                return jobs
+            participants = _by_id(session, m.Participant, {r.participant_id for r in rows})
+            organisations = _by_id(session, m.Organisation, {r.organisation_id for r in rows})
+            default = queries.default_organisation(session)
+            for row in rows:
+                job = self._prepare(
+                    session,
+                    row,
+                    participants.get(row.participant_id),
+                    organisations[row.organisation_id],
+                    default.id if default else None,
+                    now,
+                    tally,
+                )
+                if job is not None:
+                    jobs.append(job)
+        return jobs
+
+    def _prepare(
+        self,
+        session: so.Session,
+        row: m.OutboundMessage,
+        participant: m.Participant | None,
+        organisation: m.Organisation,
+        default_organisation_id: int | None,
+        now: datetime,
+        tally: _Tally,
+    ) -> _Job | None:
+        verdict, detail = send_verdict(row, participant, organisation, now)
+        if verdict == "cancel":
+            queries.record_status(session, row, "cancelled", detail=str(detail), now=now)
+            tally.add("cancelled")
+            return None
+        if verdict == "defer":
+            assert isinstance(detail, datetime)
+            row.next_attempt_at = detail
+            tally.add("deferred")
+            return None
+        if row.provider == CONSOLE:
+            # The simulator's "network": the participant already read it on the screen.
+            row.attempts += 1
+            row.sent_at = now
+            queries.record_status(session, row, "delivered", detail="console", now=now)
+            tally.add("delivered")
+            return None
+        try:
+            credentials = self._credentials(session, row, default_organisation_id)
+        except ChannelNotConfigured as error:
+            queries.record_status(
+                session, row, "failed", error_code="no_channel", detail=str(error), now=now
+            )
+            tally.add("failed")
+            return None
+        bucket = self._bucket(credentials, now)
+        if not bucket.take(now):
+            row.next_attempt_at = now + bucket.wait(now)
+            tally.add("throttled")
+            return None
+        row.attempts += 1
+        queries.record_status(session, row, "sending", detail=f"attempt {row.attempts}", now=now)
+        return _Job(row.id, credentials, self._message(row, credentials))
+
+    def _credentials(
+        self, session: so.Session, row: m.OutboundMessage, default_organisation_id: int | None
+    ) -> Credentials:
+        if row.channel_id is not None:
+            channel = session.get(m.Channel, row.channel_id)
+            if channel is not None:
+                return channel_credentials(self.settings, channel)
+        kind = "whatsapp" if row.channel == "whatsapp" else "sms"
+        channels = queries.organisation_channels(session, row.organisation_id, row.provider)
+        matching = [c for c in channels if c.kind == kind] or [
+            c for c in channels if c.kind != "ussd"
+        ]
+        if matching:
+            return channel_credentials(self.settings, matching[0])
+        if row.organisation_id == default_organisation_id:
+            found = env_credentials(self.settings, row.provider)
+            if found is not None:
+                return found
+        raise ChannelNotConfigured(
+            f"organisation {row.organisation_id} has no {row.provider} channel configured"
+        )
+
+    def _bucket(self, credentials: Credentials, now: datetime) -> TokenBucket:
+        key = (credentials.provider, credentials.channel_id)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            rate = self.rates.get(credentials.provider, 1.0)
+            if credentials.channel_id is not None and credentials.rate_per_second:
+                rate = credentials.rate_per_second
+            bucket = self._buckets[key] = TokenBucket(rate, now)
+        return bucket
+
+    def _message(self, row: m.OutboundMessage, credentials: Credentials) -> OutboundMessage:
+        callback = None
+        if row.provider == twilio.NAME and self.settings.public_url:
+            callback = twilio.signed_url(self.settings.public_url, "/sms/twilio/status", "")
+        return OutboundMessage(
+            id=row.id,
+            to=row.to or "",
+            text=row.text,
+            sender=credentials.sender,
+            channel=row.channel,
+            link_id=row.link_id,
+            status_callback=callback,
+        )
+
+    def _send(self, jobs: list[_Job]) -> list[SendResult]:
+        groups: dict[tuple[str, int | None], list[_Job]] = {}
+        for job in jobs:
+            groups.setdefault((job.credentials.provider, job.credentials.channel_id), []).append(
+                job
+            )
+        results: list[SendResult] = []
+        for group in groups.values():
+            results.extend(self._send_group(group))
+        return results
+
+    def _send_group(self, group: list[_Job]) -> list[SendResult]:
+        messages = [job.message for job in group]
+        try:
+            provider = self.providers.get(group[0].credentials)
+        except ChannelNotConfigured as error:
+            return [_failed(message.id, "no_channel", str(error), True) for message in messages]
+        try:
+            return provider.send_batch(messages)
+        except Exception as error:  # a bug or an SDK surprise: retry later, never lose rows
+            log.exception("provider %s raised while sending", group[0].credentials.provider)
+            return [_failed(message.id, "exception", repr(error), False) for message in messages]
+
+    def _record(self, jobs: list[_Job], results: list[SendResult], tally: _Tally) -> None:
+        by_job = {job.row_id: job for job in jobs}
+        uncertain = {r.message_id for r in results if r.error_code in UNCERTAIN_ERRORS}
+        found = self._lookup([by_job[i] for i in uncertain]) if uncertain else {}
+        with self.db.session() as session:
+            now = self.clock.now()
+            rows = _by_id(session, m.OutboundMessage, {r.message_id for r in results})
+            for result in results:
+                row = rows[result.message_id]
+                if result.message_id in uncertain:
+                    self._settle(session, row, found.get(row.id), now, tally)
+                else:
+                    self._apply(session, row, result, now, tally)
+
+    def _apply(
+        self,
+        session: so.Session,
+        row: m.OutboundMessage,
+        result: SendResult,
+        now: datetime,
+        tally: _Tally,
+    ) -> None:
+        if result.ok:
+            row.provider_message_id = result.provider_id
+            row.sent_at = now
+            queries.record_status(session, row, "sent", now=now)
+            tally.add("sent")
+            return
+        detail = (result.error or "")[:MAX_DETAIL] or None
+        if result.opted_out:
+            queries.record_status(
+                session, row, "failed", error_code=result.error_code, detail=detail, now=now
+            )
+            opt_out(session, row.participant_id, now, reason=f"provider {result.error_code}")
+            tally.add("failed")
+            return
+        if result.permanent or row.attempts >= self.retry.max_attempts:
+            queries.record_status(
+                session, row, "failed", error_code=result.error_code, detail=detail, now=now
+            )
+            tally.add("failed")
+            return
+        row.next_attempt_at = now + self.retry.delay(row.attempts, self.rng)
+        queries.record_status(
+            session, row, "queued", error_code=result.error_code, detail=detail, now=now
+        )
+        tally.add("retried")
+
+    # -- settling rows in doubt -----------------------------------------------------------
+
+    def _lookup(self, jobs: Iterable[_Job]) -> dict[int, str | None]:
+        """Twilio sids for rows whose send may have gone through; AT cannot be asked."""
+        found: dict[int, str | None] = {}
+        taken: set[str] = set()
+        for job in jobs:
+            found[job.row_id] = self._find_sent(job.credentials, job.message, taken)
+        return found
+
+    def _find_sent(
+        self,
+        credentials: Credentials,
+        message: OutboundMessage,
+        taken: set[str],
+        *,
+        since: datetime | None = None,
+    ) -> str | None:
+        if credentials.provider != twilio.NAME:
+            return None
+        provider = self.providers.get(credentials)
+        assert isinstance(provider, twilio.TwilioProvider)
+        since = since or self.clock.now() - timedelta(days=1)
+        held = provider.lookup_sent(message.to, credentials.sender, since, channel=message.channel)
+        for sent in held:
+            if sent.body == message.text and sent.sid not in taken:
+                taken.add(sent.sid)
+                return sent.sid
+        return None
+
+    def _settle(
+        self,
+        session: so.Session,
+        row: m.OutboundMessage,
+        sid: str | None,
+        now: datetime,
+        tally: _Tally,
+    ) -> None:
+        if sid and queries.outbound_by_provider_id(session, row.provider, sid) is None:
+            row.provider_message_id = sid
+            row.sent_at = row.sent_at or now
+            queries.record_status(session, row, "sent", detail="reconciled with provider", now=now)
+            tally.add("sent")
+            return
+        queries.record_status(
+            session,
+            row,
+            "unknown",
+            error_code="in_doubt",
+            detail="the provider may or may not have it; not re-sent",
+            now=now,
+        )
+        tally.add("unknown")
+
+    def recover(
+        self, *, older_than: timedelta = timedelta(minutes=5), batch_size: int = 500
+    ) -> RecoveryReport:
+        """Settle rows a stopped worker left `sending`: `sent` if Twilio holds the message,
+        else `unknown`. Only rows older than any send still in flight elsewhere."""
+        tally = _Tally()
+        left = 0
+        with self.db.session() as session:
+            now = self.clock.now()
+            rows = queries.stale_sending_outbound(
+                session, now - older_than, batch_size, skip_locked=not self.db.is_sqlite
+            )
+            default = queries.default_organisation(session)
+            taken: set[str] = set()
+            for row in rows:
+                try:
+                    credentials = self._credentials(session, row, default.id if default else None)
+                    sid = self._find_sent(
+                        credentials,
+                        self._message(row, credentials),
+                        taken,
+                        since=row.created_at - timedelta(days=1),
+                    )
+                except ChannelNotConfigured:
+                    sid = None
+                except Exception:
+                    log.exception("could not ask %s about outbox row %s", row.provider, row.id)
+                    left += 1
+                    continue
+                self._settle(session, row, sid, now, tally)
+        counts = tally.counts
+        return RecoveryReport(counts.get("sent", 0), counts.get("unknown", 0), left)
+
+
+def opt_out(session: so.Session, participant_id: int | None, now: datetime, *, reason: str) -> None:
+    """A provider told us the person refuses messages (Twilio 21610, AT blacklist/DND)."""
+    if participant_id is None:
+        return
+    participant = session.get(m.Participant, participant_id, with_for_update=True)
+    if participant is None or participant.status in ("opted_out", "erased"):
+        return
+    participant.status = "opted_out"
+    participant.opted_out_at = now
+    queries.cancel_sessions(session, participant_id, now)
+    queries.cancel_queued_outbound(session, participant_id, detail=reason, now=now)
+
+
+def _by_id(session: so.Session, model, ids: set[int | None]) -> dict:
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    return {row.id: row for row in session.scalars(sa.select(model).where(model.id.in_(wanted)))}
+
+
+def _failed(message_id: int, code: str, error: str, permanent: bool) -> SendResult:
+    return SendResult(
+        message_id=message_id,
+        ok=False,
+        status="failed" if permanent else "queued",
+        error=error[:MAX_DETAIL],
+        error_code=code,
+        permanent=permanent,
+    )

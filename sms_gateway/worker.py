@@ -1,0 +1,76 @@
+"""The outbox worker process: `heard worker` (and a thread of `heard demo`).
+
+Many workers may run against PostgreSQL; each claims disjoint rows with SKIP LOCKED, so
+scaling out is starting more of them. A database outage pauses the loop instead of ending
+it: the rows are safe in the database and the worker carries on when it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import weakref
+
+import sqlalchemy as sa
+
+from sms_gateway.outbox import DrainReport, Outbox
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = 1.0
+DATABASE_DOWN_SECONDS = 5.0
+
+_outboxes: dict[int, Outbox] = {}
+
+
+def outbox_for(services) -> Outbox:
+    """The process's Outbox for these services: its token buckets must outlive one drain."""
+    key = id(services)
+    outbox = _outboxes.get(key)
+    if outbox is None:
+        outbox = Outbox(services.db, services.settings, services.clock)
+        _outboxes[key] = outbox
+        weakref.finalize(services, _outboxes.pop, key, None)
+    return outbox
+
+
+def drain_once(services, *, batch_size: int = 100) -> DrainReport:
+    return outbox_for(services).drain_once(batch_size)
+
+
+def run_worker(services, *, once: bool = False, stop: threading.Event | None = None) -> None:
+    """Recover rows a previous run left in doubt, then send until stopped (or, with
+    `once`, until nothing is due)."""
+    if stop is None:
+        stop = threading.Event()
+        _stop_on_sigterm(stop)
+    outbox = outbox_for(services)
+    try:
+        recovered = outbox.recover()
+        if recovered.sent or recovered.unknown:
+            log.warning("recovered rows left sending: %s", recovered)
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError):
+        log.exception("could not recover rows left sending; carrying on")
+    while not stop.is_set():
+        try:
+            report = outbox.drain_once()
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError):
+            log.exception("database unavailable; the outbox waits")
+            if once:
+                return
+            stop.wait(DATABASE_DOWN_SECONDS)
+            continue
+        if report.claimed:
+            log.info("outbox: %s", report)
+            continue
+        if once:
+            return
+        stop.wait(IDLE_SECONDS)
+
+
+def _stop_on_sigterm(stop: threading.Event) -> None:
+    """Finish the batch in hand on SIGTERM (systemd, Kubernetes) instead of dying mid-send."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
