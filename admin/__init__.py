@@ -5,5 +5,52 @@ def init_app(app) -> None:
     from admin import auth, simulator, views
 
     auth.init_app(app)
+    _init_people(app)
     app.register_blueprint(views.blueprint)
     app.register_blueprint(simulator.blueprint)
+    _init_polls(app)
+    _init_commitments(app)
+
+
+def _init_polls(app) -> None:
+    """The poll builder, launches, results and the printable report."""
+    from admin import launches, polls, reports, results
+
+    for module in (polls, launches, results, reports):
+        app.register_blueprint(module.blueprint)
+
+
+def _init_people(app) -> None:
+    """Access rules, participants, imports, users, tokens, channels, exports, audit, API."""
+    from admin import (
+        access,
+        api,
+        audit,
+        channels,
+        exports,
+        imports,
+        openapi,
+        participants,
+        tokens,
+        users,
+    )
+    from admin.auth import csrf
+
+    access.init_app(app)
+    for module in (participants, imports, users, tokens, channels, exports, audit):
+        app.register_blueprint(module.blueprint)
+    # bearer tokens, not cookies, authenticate the API: there is no session to forge
+    csrf.exempt(api.blueprint)
+    csrf.exempt(openapi.blueprint)
+    app.register_blueprint(api.blueprint)
+    app.register_blueprint(openapi.blueprint)
+
+
+def _init_commitments(app) -> None:
+    """Dialogues and commitments over the API, and the public scorecard."""
+    from admin import api_commitments, scorecard
+    from admin.auth import csrf
+
+    csrf.exempt(api_commitments.blueprint)
+    app.register_blueprint(api_commitments.blueprint)
+    app.register_blueprint(scorecard.blueprint)

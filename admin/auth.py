@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from storage import models as m
+from storage.queries import audit
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -36,8 +38,12 @@ class PanelUser(UserMixin):
         return str(self.id)
 
 
+# werkzeug's default (scrypt) is deliberately slow; tests swap in a cheap method.
+PASSWORD_METHOD = "scrypt"
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password)
+    return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
 def create_user(
@@ -73,17 +79,50 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
+# Password guessing: after this many failures for one email from one address within the
+# window, even the right password is refused until the window passes.
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def _attempt_key(email: str) -> str:
+    return f"{email}|{request.remote_addr or '-'}"[:200]
+
+
+def _too_many_failures(session, key: str, now) -> bool:
+    failures = session.scalar(
+        sa.select(sa.func.count(m.AuditEvent.id)).where(
+            m.AuditEvent.action == "login.failed",
+            m.AuditEvent.target == key,
+            m.AuditEvent.created_at > now - FAILURE_WINDOW,
+        )
+    )
+    return (failures or 0) >= MAX_FAILURES
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        with current_app.extensions["heard"].db.session() as session:
-            user = session.scalar(
-                sa.select(m.User).where(m.User.email == form.email.data.strip().lower())
-            )
+        services = current_app.extensions["heard"]
+        email = form.email.data.strip().lower()
+        key = _attempt_key(email)
+        now = services.clock.now()
+        with services.db.session() as session:
+            if _too_many_failures(session, key, now):
+                flash("Too many failed attempts: wait 15 minutes and try again.")
+                return render_template("login.html", form=form), 429
+            user = session.scalar(sa.select(m.User).where(m.User.email == email))
             if user and user.active and check_password_hash(user.password_hash, form.password.data):
                 login_user(PanelUser(user))
+                audit(session, organisation_id=user.organisation_id, user_id=user.id,
+                      action="login", target=request.remote_addr or "")
                 return redirect(_safe_next(request.args.get("next")))
+            session.add(m.AuditEvent(
+                organisation_id=user.organisation_id if user else None,
+                user_id=user.id if user else None,
+                action="login.failed", target=key, created_at=now,
+            ))
         flash("Wrong email or password.")
     return render_template("login.html", form=form), 200 if request.method == "GET" else 401
 

@@ -10,12 +10,29 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from admin.access import COORDINATOR, STAFF, get_owned, has_role, role_required
+from admin.access import (
+    COORDINATOR,
+    STAFF,
+    current_organisation_id,
+    get_owned,
+    has_role,
+    role_required,
+)
 from bot.phone import InvalidNumber, normalise_number
 from storage import models as m
 from storage.queries import audit
@@ -108,8 +125,6 @@ def _villages(session: so.Session, organisation_id: int) -> list[str]:
 @blueprint.get("/participants")
 @role_required(*STAFF, "analyst")
 def index():
-    from admin.access import current_organisation_id
-
     organisation_id = current_organisation_id()
     filters = Filters.from_args(request.args)
     page = page_number()
@@ -174,8 +189,6 @@ def erase(participant_id: int):
     except ImportError:
         flash("Erasure is not available in this installation yet; nothing was changed.")
         return redirect(url_for(".detail", participant_id=participant_id)), 503
-    from flask_login import current_user
-
     now = current_app.extensions["heard"].clock.now()
     with _db().session() as session:
         participant = get_owned(session, m.Participant, participant_id)
@@ -202,7 +215,11 @@ class GroupForm(FlaskForm):
 
 class MemberForm(FlaskForm):
     phone = StringField("Phone number", validators=[DataRequired(), Length(max=40)])
-    action = SelectField("Action", choices=[("add", "Add"), ("remove", "Remove")], default="add")
+    action = SelectField(
+        "Action",
+        choices=[SelectChoice("add", "Add"), SelectChoice("remove", "Remove")],
+        default="add",
+    )
 
 
 def create_group(
@@ -235,15 +252,11 @@ def member_count(session: so.Session, group_id: int) -> int:
 @blueprint.route("/groups", methods=["GET", "POST"])
 @role_required(*STAFF, "analyst")
 def groups():
-    from admin.access import current_organisation_id
-
     organisation_id = current_organisation_id()
     form = GroupForm()
     status = 200
     if request.method == "POST":
         if not has_role(COORDINATOR):
-            from flask import abort
-
             abort(403)
         if form.validate_on_submit():
             with _db().session() as session:
@@ -273,8 +286,6 @@ def group(group_id: int):
         group = get_owned(session, m.Group, group_id)
         if request.method == "POST":
             if not has_role(COORDINATOR):
-                from flask import abort
-
                 abort(403)
             status = _change_member(session, group, form)
         members = session.scalars(

@@ -37,9 +37,16 @@ def problems_by_field(problems: list[str]) -> dict[str, list[str]]:
 
 def empty_question(index: int) -> dict[str, Any]:
     return {
-        "key": f"q{index + 1}", "type": "choice", "prompt": {}, "when": "", "min": "", "max": "",
-        "sdg": "", "required": True, "choices": [],
-    }  # fmt: skip
+        "key": f"q{index + 1}",
+        "type": "choice",
+        "prompt": {},
+        "when": "",
+        "min": "",
+        "max": "",
+        "sdg": "",
+        "required": True,
+        "choices": [],
+    }
 
 
 def editor_from_definition(defn: PollDefinition) -> dict[str, Any]:
@@ -79,8 +86,13 @@ def _plain(number: object) -> str:
 
 
 def new_editor(languages: list[str]) -> dict[str, Any]:
-    return {"key": "", "languages": languages, "title": {}, "end_message": {},
-            "questions": [empty_question(0)]}  # fmt: skip
+    return {
+        "key": "",
+        "languages": languages,
+        "title": {},
+        "end_message": {},
+        "questions": [empty_question(0)],
+    }
 
 
 def parse_languages(raw: str) -> list[str]:
@@ -167,8 +179,11 @@ def poll_dict(editor: dict[str, Any]) -> dict[str, Any]:
 
 
 def _question_dict(question: dict[str, Any]) -> dict[str, Any]:
-    item: dict[str, Any] = {"key": question["key"], "type": question["type"],
-                            "prompt": question["prompt"]}  # fmt: skip
+    item: dict[str, Any] = {
+        "key": question["key"],
+        "type": question["type"],
+        "prompt": question["prompt"],
+    }
     if question["type"] in EDITABLE_CHOICES:
         item["choices"] = question["choices"]
     if question["type"] == "number":

@@ -85,7 +85,7 @@ def load_answers(session: so.Session, poll_id: int) -> list[AnswerRow]:
                 "disability": row.disability,
                 "village": row.village,
             },
-        )  # fmt: skip
+        )
         for row in session.execute(query)
     ]
 

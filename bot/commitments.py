@@ -132,7 +132,9 @@ def add_commitment(
     `every_days` after the dialogue unless `starts_on` says otherwise.
     """
     dialogue = db.get(m.Dialogue, dialogue_id)
-    if dialogue is None or (organisation_id is not None and dialogue.organisation_id != organisation_id):
+    if dialogue is None or (
+        organisation_id is not None and dialogue.organisation_id != organisation_id
+    ):
         raise LookupError(f"dialogue {dialogue_id} does not exist")
     names = {k: v.strip() for k, v in dict(short_name or {}).items() if v and v.strip()}
     if not names:
@@ -272,7 +274,9 @@ def plan_rounds(plan: m.RepollPlan, organisation: m.Organisation | None = None) 
         local = datetime.combine(day, plan.send_at, tzinfo=tz)
         utc = local.astimezone(zone("UTC")).replace(tzinfo=None)
         times.append(
-            allowed_send_time(utc, organisation.timezone, organisation.quiet_start, organisation.quiet_end)
+            allowed_send_time(
+                utc, organisation.timezone, organisation.quiet_start, organisation.quiet_end
+            )
         )
         day += timedelta(days=plan.every_days)
     return times

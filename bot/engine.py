@@ -2,10 +2,14 @@
 
 Order of decisions, the same for every channel:
 1. store the message (a provider's duplicate stops here, answered once);
-2. keywords (STOP, START/JOIN, HELP, ...) win over everything;
-3. an opted-out or declined person gets nothing but what START brings;
-4. the active session's flow interprets the reply;
-5. otherwise the next queued session starts, or a newcomer is asked for consent.
+2. STOP and START/JOIN win over everything;
+3. an opted-out person gets nothing but what START brings;
+4. the other keywords (HELP, LANGUAGE, DELETE, the organisation's own), then progress
+   reports (`MITI 500`), then a sentence the NLU reads as a wish to stop (asked to
+   confirm, never acted on by guess); each repeats the open question afterwards;
+5. a consent text newer than the one agreed to is asked before anything else;
+6. the active session's flow interprets the reply;
+7. otherwise the next queued session starts, or a newcomer is asked for consent.
 
 Replies are recorded in the outbox in the same transaction as the state they come from:
 either both happen or neither does.
@@ -15,18 +19,49 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-import bot.flows.poll  # noqa: F401  (registers the poll flow)
+# Imported for their side effect: each registers its flow with the runtime.
+import bot.erasure
+import bot.flows.poll
+import bot.flows.profile  # noqa: F401
 from bot import consent
-from bot.flows.builtin import start_join_poll
 from bot.clock import Clock, SystemClock
-from bot.flows.runtime import Turn, finish, flow_named, open_session, resume_next
-from bot.keywords import HELP, START, STOP, KeywordTable
+from bot.flows.builtin import (
+    carry_on,
+    continue_onboarding,
+    organisation_languages,
+    pick_language,
+    set_language,
+)
+from bot.flows.runtime import (
+    Turn,
+    finish,
+    flow_named,
+    open_session,
+    repeat_current,
+    resume_next,
+)
+from bot.keywords import (
+    DELETE,
+    HELP,
+    LANGUAGE,
+    POLL,
+    REPLY,
+    REPORT,
+    START,
+    STOP,
+    KeywordMatch,
+    KeywordTable,
+    fold,
+)
 from bot.messages import Channel, InboundMessage, Reply
+from bot.polls import latest_version
 from bot.render import outbound_rows
+from bot.reports import handle_report, parse_report
 from bot.texts import Texts
 from nlu.interpretation import Interpreter
 from storage import models as m
@@ -100,14 +135,18 @@ class Engine:
                 interpreter=self.interpreter,
                 now=now,
                 channel=str(message.channel),
+                inbound_id=inbound.id,
             )
             self._route(turn, text[:MAX_TEXT])
             inbound.processed_at = now
             inbound.language = participant.language
             if turn.replies and message.channel not in INLINE_CHANNELS:
-                queries.add_outbound(
-                    db, outbound_rows(turn, in_reply_to=inbound, link_id=message.link_id)
-                )
+                rows = list(outbound_rows(turn, in_reply_to=inbound, link_id=message.link_id))
+                for row in rows:
+                    # Erasure removed the number in this very turn; its goodbye still goes
+                    # to the phone that asked for it.
+                    row.to = row.to or message.sender
+                queries.add_outbound(db, rows)
             return Outcome(list(turn.replies), participant_id=participant.id)
 
     def _organisation(self, db: so.Session, message: InboundMessage) -> m.Organisation:
@@ -124,7 +163,11 @@ class Engine:
     def _route(self, turn: Turn, text: str) -> None:
         participant = turn.participant
         keyword = KeywordTable(queries.custom_keywords(turn.db, turn.organisation.id)).match(text)
-        if keyword is not None and participant.language is None and keyword.language:
+        if (
+            keyword is not None
+            and participant.language is None
+            and keyword.language in organisation_languages(turn.organisation)
+        ):
             participant.language = keyword.language
         if keyword is not None and keyword.action == STOP:
             self._stop(turn)
@@ -134,16 +177,25 @@ class Engine:
             return
         if participant.status in ("opted_out", "erased"):
             return  # never message an opted-out number; only START brings them back
-        if keyword is not None and keyword.action == HELP:
-            turn.say("help")
-            return
         if not text.strip():
             turn.say("empty")
+            return
+        self._live_session(turn)  # an overdue session expires before anything repeats it
+        if keyword is not None and self._keyword(turn, keyword, text):
+            return
+        if self._report(turn, text):
+            return
+        if self._wishes_to_stop(turn, text):
+            return
+        if consent.needs_reconsent(participant, turn.organisation):
+            # A new consent text is asked before anything else; an open poll waits queued.
+            open_session(turn, "consent", interrupt=True)
             return
 
         session = self._live_session(turn)
         if session is not None:
             flow_named(session.flow).receive(turn, session, text)
+            self._extend(turn, session)
             return
         if participant.status in ("new", "pending_consent", "declined"):
             if participant.language is None:
@@ -159,6 +211,87 @@ class Engine:
         if resume_next(turn) is None:
             turn.say("no_session")
 
+    def _keyword(self, turn: Turn, keyword: KeywordMatch, text: str) -> bool:
+        """Keywords other than STOP/START; False when the message is not one after all."""
+        if keyword.action == HELP:
+            turn.say("help")
+            repeat_current(turn)
+            return True
+        if keyword.action == LANGUAGE:
+            code = pick_language(turn.organisation, keyword.rest) if keyword.rest else None
+            if code is not None:
+                set_language(turn, code)
+                carry_on(turn)
+            else:
+                open_session(turn, "language", interrupt=True)
+            return True
+        if keyword.action == DELETE:
+            open_session(turn, "erasure", interrupt=True)
+            return True
+        if keyword.action == REPLY:
+            return self._custom_reply(turn, keyword)
+        if keyword.action == POLL:
+            return self._custom_poll(turn, keyword)
+        if keyword.action == REPORT:
+            return self._report(turn, text, key=keyword.argument or None, word=keyword.word)
+        return False
+
+    def _custom_reply(self, turn: Turn, keyword: KeywordMatch) -> bool:
+        rows = turn.db.scalars(
+            sa.select(m.Keyword).where(m.Keyword.organisation_id == turn.organisation.id)
+        )
+        responses = next((row.response for row in rows if fold(row.word) == keyword.word), {})
+        reply = responses.get(turn.language) or responses.get(turn.organisation.default_language)
+        reply = reply or next(iter(responses.values()), "")
+        if not reply:
+            return False
+        turn.say_text(str(reply))
+        repeat_current(turn)
+        return True
+
+    def _custom_poll(self, turn: Turn, keyword: KeywordMatch) -> bool:
+        version = latest_version(turn.db, turn.organisation.id, keyword.argument)
+        if version is None:
+            log.warning("keyword %r names no poll %r", keyword.word, keyword.argument)
+            return False
+        if not consent.has_current_consent(turn.participant, turn.organisation):
+            return False  # consent first: the normal route asks for it
+        live = self._live_session(turn)
+        if live is not None and live.poll_version_id == version.id:
+            repeat_current(turn)
+            return True
+        session = open_session(turn, "poll", poll_version_id=version.id)
+        if session.status == "queued":
+            repeat_current(turn)  # one conversation at a time: theirs comes next
+        return True
+
+    def _report(
+        self, turn: Turn, text: str, *, key: str | None = None, word: str | None = None
+    ) -> bool:
+        """A progress report (`MITI 500`), at any time, also mid-poll."""
+        request = parse_report(turn, text, key=key, word=word)
+        if request is None:
+            return False
+        live = self._live_session(turn)
+        if request.quantity is None and live is not None and key is None:
+            return False  # "trees are dying" is an answer to the open question, not a report
+        if not consent.has_current_consent(turn.participant, turn.organisation):
+            return False  # nothing is recorded before consent; the normal route asks for it
+        handle_report(turn, request)
+        active = queries.active_session(turn.db, turn.participant.id)
+        if active is not None and active.flow != "report_confirm":
+            repeat_current(turn)
+        return True
+
+    def _wishes_to_stop(self, turn: Turn, text: str) -> bool:
+        """ "sitaki ujumbe tena" reads as a wish to stop, but a guess must not end someone's
+        participation: ask them to confirm with the keyword, then carry on."""
+        if turn.interpret(text).intent != STOP:
+            return False
+        turn.say("stop.ask_confirm")
+        repeat_current(turn)
+        return True
+
     def _live_session(self, turn: Turn) -> m.ConversationSession | None:
         session = queries.active_session(turn.db, turn.participant.id)
         if session is None:
@@ -170,15 +303,16 @@ class Engine:
             return None
         return session
 
+    def _extend(self, turn: Turn, session: m.ConversationSession) -> None:
+        """A reply keeps a session alive: the timeout counts from the last message."""
+        if session.status == "active":
+            timeout = timedelta(minutes=turn.organisation.session_timeout_minutes)
+            session.expires_at = turn.now + timeout
+            session.updated_at = turn.now
+
     def _stop(self, turn: Turn) -> None:
-        participant = turn.participant
-        already = participant.status == "opted_out"
-        queries.cancel_sessions(turn.db, participant.id, turn.now)
-        if already:
-            return  # confirmed once already; an opted-out number gets nothing more
-        participant.status = "opted_out"
-        participant.opted_out_at = turn.now
-        turn.say("stop.confirmed")
+        if consent.opt_out(turn.db, turn.participant, turn.now, source="keyword"):
+            turn.say("stop.confirmed")  # confirmed once; an opted-out number gets nothing more
 
     def _start(self, turn: Turn) -> None:
         participant = turn.participant
@@ -187,12 +321,16 @@ class Engine:
             participant.opted_out_at = None
         if consent.has_current_consent(participant, turn.organisation):
             turn.say("start.welcome_back")
-            if resume_next(turn) is None and self._live_session(turn) is None:
-                start_join_poll(turn)
+            if self._live_session(turn) is not None:
+                repeat_current(turn)
+            elif resume_next(turn) is None:
+                continue_onboarding(turn)
             return
+        if participant.status == "opted_out":
+            participant.status = "new"  # opted out before ever agreeing: start afresh
         active = queries.active_session(turn.db, participant.id)
         if active is not None and active.flow == "consent":
-            finish(turn, active, status="cancelled")
+            finish(turn, active, status="cancelled", resume=False)
         open_session(turn, "consent", interrupt=True)
 
     def _guess_language(self, turn: Turn, text: str) -> str:

@@ -244,10 +244,13 @@ class _Context:
         ]
         if not values:
             return 0, 0
+        # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs
+        # ("insertmanyvalues") on both SQLite and psycopg, with one cached compilation.
         created = self.db.execute(
-            insert_ignoring_conflicts(self.db, self.sessions)
-            .values(values)
-            .returning(self.sessions.c.id, self.sessions.c.participant_id, self.sessions.c.status)
+            insert_ignoring_conflicts(self.db, self.sessions).returning(
+                self.sessions.c.id, self.sessions.c.participant_id, self.sessions.c.status
+            ),
+            values,
         ).all()
         active = [(sid, people[pid]) for sid, pid, status in created if status == "active"]
         if active:
@@ -347,7 +350,7 @@ def insert_outbox(db: so.Session, values: list[dict[str, Any]]) -> int:
     if not values:
         return 0
     outbox = m.OutboundMessage.__table__
-    ids = db.execute(sa.insert(outbox).values(values).returning(outbox.c.id)).scalars().all()
+    ids = db.execute(sa.insert(outbox).returning(outbox.c.id), values).scalars().all()
     now = values[0]["created_at"]
     db.execute(
         sa.insert(m.MessageStatusEvent.__table__),
@@ -524,11 +527,13 @@ def _remind(db: so.Session, row: m.Launch, now: datetime) -> int:
             )
         )
     ids = [person.session_id for person in due]
-    # `updated_at` restarts the wait: the next reminder comes a full delay after this one.
+    # `updated_at` restarts the wait: the next reminder comes a full delay after this one;
+    # and the person gets a full session timeout to answer the question asked again.
+    timeout = timedelta(minutes=organisation.session_timeout_minutes)
     db.execute(
         sa.update(session)
         .where(session.id.in_(ids))
-        .values(reminders_sent=session.reminders_sent + 1, updated_at=now)
+        .values(reminders_sent=session.reminders_sent + 1, updated_at=now, expires_at=now + timeout)
     )
     return insert_outbox(db, values)
 

@@ -42,11 +42,17 @@ class ReportRequest:
 
 
 def programme_for(
-    db: so.Session, organisation_id: int, text: str, *, key: str | None = None
+    db: so.Session,
+    organisation_id: int,
+    text: str,
+    *,
+    key: str | None = None,
+    word: str | None = None,
 ) -> tuple[m.Programme, str] | None:
     """The programme a message reports on, and the original text after its keyword.
 
-    `key` comes from an organisation keyword with action `report` (its argument).
+    `key` and `word` come from an organisation keyword with action `report` (its argument
+    names the programme, its word is one more way to start a report).
     """
     programmes = db.scalars(
         sa.select(m.Programme).where(m.Programme.organisation_id == organisation_id)
@@ -58,7 +64,7 @@ def programme_for(
         if key is not None:
             if programme.key != key:
                 continue
-            keywords.append(fold(programme.key))
+            keywords.extend(fold(extra) for extra in (programme.key, word or "") if extra)
         for keyword in sorted(set(keywords), key=lambda k: -len(k.split())):
             size = len(keyword.split())
             if keyword and " ".join(w for w in folded_words[:size] if w) == keyword:
@@ -66,8 +72,10 @@ def programme_for(
     return None
 
 
-def parse_report(turn: Turn, text: str, *, key: str | None = None) -> ReportRequest | None:
-    found = programme_for(turn.db, turn.organisation.id, text, key=key)
+def parse_report(
+    turn: Turn, text: str, *, key: str | None = None, word: str | None = None
+) -> ReportRequest | None:
+    found = programme_for(turn.db, turn.organisation.id, text, key=key, word=word)
     if found is None:
         return None
     programme, rest = found
@@ -204,7 +212,7 @@ def _localised(values: dict, language: str, default: str) -> str:
 
 
 class ReportConfirmFlow:
-    """"Did you mean 50000?": YES counts it, a number replaces it, NO drops it."""
+    """ "Did you mean 50000?": YES counts it, a number replaces it, NO drops it."""
 
     name = "report_confirm"
 

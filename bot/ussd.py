@@ -142,7 +142,7 @@ def text(key: str, language: str | None, /, **params: object) -> str:
     rendered = gsm7(template.format(**params))
     if rendered is None:  # a parameter (an org or group name) is in another script
         rendered = gsm7(table["en"].format(**params)) or table["en"].format(
-            **{k: "" for k in params}
+            **dict.fromkeys(params, "")
         )
     return rendered
 
@@ -162,9 +162,11 @@ def gsm7(value: str) -> str | None:
         if is_gsm7(char):
             kept.append(char)
             continue
-        base = "".join(
-            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-        ).replace("đ", "d").replace("Đ", "D")
+        base = (
+            "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+            .replace("đ", "d")
+            .replace("Đ", "D")
+        )
         if not base or not is_gsm7(base):
             return None
         kept.append(base)
@@ -329,6 +331,26 @@ def choice_label(labels: dict[str, str], language: str, languages: tuple[str, ..
         if shown:
             return shown
     return ""
+
+
+def unfold_options(value: str) -> str:
+    """'Gender? 1 Woman 2 Man' (an SMS's inline options) as one option per line.
+
+    Numbers are only split off in sequence (1, then 2, ...), so "Under 18 2 18-24" breaks
+    before the 2, not before the 18.
+    """
+    expected, position, parts = 1, 0, []
+    while True:
+        found = value.find(f" {expected} ", position)
+        if found < 0:
+            break
+        parts.append(value[position:found])
+        position = found + 1
+        expected += 1
+    if expected <= 2:  # fewer than two options: not a list
+        return value
+    parts.append(value[position:])
+    return "\n".join(part.strip() for part in parts)
 
 
 def numbered(options: list[str]) -> str:

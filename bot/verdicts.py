@@ -13,8 +13,9 @@ Shares are of everyone who answered, "don't know" included: many don't-knows are
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,18 +68,21 @@ class RoundSummary:
 
 def tally_round(db: so.Session, round_id: int) -> Tally:
     launches = sa.select(m.Launch.id).where(m.Launch.repoll_round_id == round_id)
+    # JSON has no equality operator on PostgreSQL: group by its text form, decode after.
+    value_text = sa.cast(m.Answer.value, sa.Text)
     rows = db.execute(
-        sa.select(m.Answer.value, sa.func.count(m.Answer.id))
+        sa.select(value_text, sa.func.count(m.Answer.id))
         .join(m.ConversationSession, m.ConversationSession.id == m.Answer.session_id)
         .where(
             m.ConversationSession.launch_id.in_(launches),
             m.Answer.question_key == DONE_KEY,
             m.Answer.status == "answered",
         )
-        .group_by(m.Answer.value)
+        .group_by(value_text)
     ).all()
-    counts = {value: 0 for value in VALUES}
-    for value, number in rows:
+    counts = dict.fromkeys(VALUES, 0)
+    for raw, number in rows:
+        value = _decode(raw)
         if value in counts:
             counts[value] += number
     reached = db.scalar(
@@ -87,6 +91,13 @@ def tally_round(db: so.Session, round_id: int) -> Tally:
         )
     )
     return Tally(counts, sum(counts.values()), reached or 0)
+
+
+def _decode(raw: str | None) -> object:
+    try:
+        return json.loads(raw) if raw is not None else None
+    except ValueError:
+        return raw
 
 
 def thresholds_for(commitment: m.Commitment) -> dict[str, float]:
@@ -122,7 +133,9 @@ def close_round(db: so.Session, round_row: m.RepollRound, now: datetime) -> str:
     round_row.response_rate = tally.response_rate
     round_row.verdict = result
     round_row.status = "closed"
-    for launch_row in db.scalars(sa.select(m.Launch).where(m.Launch.repoll_round_id == round_row.id)):
+    for launch_row in db.scalars(
+        sa.select(m.Launch).where(m.Launch.repoll_round_id == round_row.id)
+    ):
         if launch_row.status == "running":
             launch_row.status = "done"
             launch_row.finished_at = now
@@ -186,3 +199,54 @@ def direction(summaries: list[RoundSummary]) -> str:
     if change < -TREND_EPSILON:
         return "worsening"
     return "flat"
+
+
+@dataclass(frozen=True)
+class CommitmentOverview:
+    """One line of the tracker, the scorecard and `heard commitment status`."""
+
+    id: int
+    dialogue_id: int
+    duty_bearer: str
+    description: str
+    short_name: dict[str, str]
+    due_on: date | None
+    status: str
+    overdue: bool
+    rounds: int  # rounds sent so far
+    last_verdict: str | None
+    latest: RoundSummary | None
+    direction: str
+
+
+def overviews(db: so.Session, organisation_id: int, now: datetime) -> list[CommitmentOverview]:
+    from bot.commitments import is_overdue, local_today, rounds_of
+
+    organisation = db.get(m.Organisation, organisation_id)
+    today = local_today(organisation, now)
+    result = []
+    rows = db.scalars(
+        sa.select(m.Commitment)
+        .where(m.Commitment.organisation_id == organisation_id)
+        .order_by(m.Commitment.due_on, m.Commitment.id)
+    )
+    for commitment in rows:
+        closed = trend(db, commitment)
+        sent = [r for r in rounds_of(db, commitment.id) if r.status in ("running", "closed")]
+        result.append(
+            CommitmentOverview(
+                id=commitment.id,
+                dialogue_id=commitment.dialogue_id,
+                duty_bearer=commitment.duty_bearer,
+                description=commitment.description,
+                short_name=dict(commitment.short_name or {}),
+                due_on=commitment.due_on,
+                status=commitment.status,
+                overdue=is_overdue(commitment, today),
+                rounds=len(sent),
+                last_verdict=closed[-1].verdict if closed else None,
+                latest=closed[-1] if closed else None,
+                direction=direction(closed),
+            )
+        )
+    return result

@@ -258,5 +258,15 @@ def _register_nlu() -> None:
 _register_nlu()
 
 
+def _register_commitments() -> None:
+    from heard.cli_commitments import commitment_group, dialogue_group
+
+    main.add_command(dialogue_group, "dialogue")
+    main.add_command(commitment_group, "commitment")
+
+
+_register_commitments()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

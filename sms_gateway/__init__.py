@@ -2,8 +2,10 @@
 
 
 def init_app(app) -> None:
-    from sms_gateway import console, views, webchat
+    from sms_gateway import console, ussd, views, webchat
 
     app.register_blueprint(console.blueprint)
     app.register_blueprint(views.blueprint)
     app.register_blueprint(webchat.blueprint)
+    app.register_blueprint(ussd.blueprint)
+    app.register_blueprint(ussd.simulator_blueprint)

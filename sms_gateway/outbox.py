@@ -19,14 +19,14 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from bot import consent
 from bot.clock import Clock
-from bot.consent import has_current_consent
-from heard.config import Settings
 from sms_gateway import twilio
 from sms_gateway.base import OutboundMessage, SendResult
 from sms_gateway.providers import (
@@ -41,6 +41,9 @@ from sms_gateway.providers import (
 from storage import models as m
 from storage import queries
 from storage.db import Database
+
+if TYPE_CHECKING:  # heard is the composition root: nothing imports it at run time
+    from heard.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +178,7 @@ def send_verdict(
         return "send", None
     if participant is None:
         return "cancel", "outreach without a participant"
-    if not has_current_consent(participant, organisation):
+    if not consent.has_current_consent(participant, organisation):
         return "cancel", "no current consent"
     until = quiet_hours_end(
         now,
@@ -232,6 +235,7 @@ class Outbox:
         self.rates = {**DEFAULT_RATES, **(rates or {})}
         self.providers = providers or Providers(settings)
         self._buckets: dict[tuple[str, int | None], TokenBucket] = {}
+        self._credential_cache: dict[tuple, Credentials | ChannelNotConfigured] = {}
 
     # -- draining ---------------------------------------------------------------------
 
@@ -245,6 +249,7 @@ class Outbox:
 
     def _claim(self, batch_size: int, tally: _Tally) -> list[_Job]:
         jobs: list[_Job] = []
+        self._credential_cache = {}  # channels may change in the panel between claims
         with self.db.session() as session:
             now = self.clock.now()
             rows = queries.claim_due_outbound(
@@ -315,10 +320,30 @@ class Outbox:
             tally.add("throttled")
             return None
         row.attempts += 1
+        row.updated_at = now  # recovery measures a row's time in doubt on the same clock
         queries.record_status(session, row, "sending", detail=f"attempt {row.attempts}", now=now)
         return _Job(row.id, credentials, self._message(row, credentials))
 
     def _credentials(
+        self, session: so.Session, row: m.OutboundMessage, default_organisation_id: int | None
+    ) -> Credentials:
+        """Memoised per claim: a batch of thousands shares a handful of channels."""
+        key = (row.channel_id, row.organisation_id, row.provider, row.channel)
+        if key not in self._credential_cache:
+            try:
+                with session.no_autoflush:
+                    found: Credentials | ChannelNotConfigured = self._find_credentials(
+                        session, row, default_organisation_id
+                    )
+            except ChannelNotConfigured as error:
+                found = error
+            self._credential_cache[key] = found
+        found = self._credential_cache[key]
+        if isinstance(found, ChannelNotConfigured):
+            raise found
+        return found
+
+    def _find_credentials(
         self, session: so.Session, row: m.OutboundMessage, default_organisation_id: int | None
     ) -> Credentials:
         if row.channel_id is not None:
@@ -496,6 +521,7 @@ class Outbox:
         else `unknown`. Only rows older than any send still in flight elsewhere."""
         tally = _Tally()
         left = 0
+        self._credential_cache = {}
         with self.db.session() as session:
             now = self.clock.now()
             rows = queries.stale_sending_outbound(
@@ -528,12 +554,10 @@ def opt_out(session: so.Session, participant_id: int | None, now: datetime, *, r
     if participant_id is None:
         return
     participant = session.get(m.Participant, participant_id, with_for_update=True)
-    if participant is None or participant.status in ("opted_out", "erased"):
+    if participant is None or participant.status == "erased":
         return
-    participant.status = "opted_out"
-    participant.opted_out_at = now
-    queries.cancel_sessions(session, participant_id, now)
-    queries.cancel_queued_outbound(session, participant_id, detail=reason, now=now)
+    if consent.opt_out(session, participant, now, source="provider"):
+        log.info("participant %s opted out by the provider: %s", participant.pseudonym, reason)
 
 
 def _by_id(session: so.Session, model, ids: set[int | None]) -> dict:

@@ -9,18 +9,16 @@ reused for every batch.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.fernet import Fernet, InvalidToken
-
-from heard.config import Settings
 from sms_gateway import africastalking, twilio
 from sms_gateway.base import Provider
 from storage import models as m
+from storage.secrets import SecretsUnreadable, open_secrets
+
+if TYPE_CHECKING:  # heard is the composition root: nothing imports it at run time
+    from heard.config import Settings
 
 CONSOLE = "console"
 WEBCHAT = "webchat"
@@ -28,31 +26,6 @@ WEBCHAT = "webchat"
 
 class ChannelNotConfigured(LookupError):
     """No credentials for a provider in an organisation: a coordinator must add them."""
-
-
-# --- channel secrets ----------------------------------------------------------------------
-
-
-def _fernet(secret_key: str) -> Fernet:
-    # A separate derivation so the session-signing key is never used as an encryption key.
-    digest = hashlib.sha256(b"heard-channel-secrets\x00" + secret_key.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
-
-
-def seal_secrets(secret_key: str, secrets: dict[str, str]) -> str:
-    """Encrypt a channel's secrets (auth token, API key) for `Channel.secrets_encrypted`."""
-    return _fernet(secret_key).encrypt(json.dumps(secrets).encode()).decode()
-
-
-def open_secrets(secret_key: str, sealed: str | None) -> dict[str, str]:
-    if not sealed:
-        return {}
-    try:
-        return json.loads(_fernet(secret_key).decrypt(sealed.encode()))
-    except (InvalidToken, ValueError) as error:
-        raise ChannelNotConfigured(
-            "channel secrets cannot be read: was HEARD_SECRET_KEY changed?"
-        ) from error
 
 
 # --- credentials --------------------------------------------------------------------------
@@ -83,7 +56,10 @@ def env_credentials(settings: Settings, provider: str) -> Credentials | None:
 def channel_credentials(settings: Settings, channel: m.Channel) -> Credentials:
     """A Channel row's credentials; missing parts fall back to the environment's."""
     config: dict[str, Any] = channel.config or {}
-    secrets = open_secrets(settings.secret_key, channel.secrets_encrypted)
+    try:
+        secrets = open_secrets(settings.secret_key, channel.secrets_encrypted)
+    except SecretsUnreadable as error:
+        raise ChannelNotConfigured(f"channel secrets cannot be read: {error}") from error
     fallback = env_credentials(settings, channel.provider)
     account = config.get("account_sid") or config.get("username")
     secret = secrets.get("auth_token") or secrets.get("api_key")

@@ -10,6 +10,11 @@ from alembic.config import Config
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Leave alone tables that others own in our database (APScheduler's job store)."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -274,21 +274,6 @@ def stale_sending_outbound(
     return list(session.scalars(query))
 
 
-def cancel_queued_outbound(
-    session: so.Session, participant_id: int, *, detail: str, now: datetime | None = None
-) -> int:
-    """Cancel everything still waiting for a participant, each change in its history."""
-    rows = session.scalars(
-        sa.select(m.OutboundMessage).where(
-            m.OutboundMessage.participant_id == participant_id,
-            m.OutboundMessage.status == "queued",
-        )
-    ).all()
-    for row in rows:
-        record_status(session, row, "cancelled", detail=detail, now=now)
-    return len(rows)
-
-
 def add_status_event(
     session: so.Session,
     message: m.OutboundMessage,

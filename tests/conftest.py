@@ -27,6 +27,12 @@ def is_postgres() -> bool:
     return bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgres"))
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """scrypt costs ~100 ms a login by design; hundreds of test logins need not pay it."""
+    monkeypatch.setattr("admin.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory) -> str:
     """A database migrated to head: a SQLite file to copy, or the PostgreSQL URL."""

@@ -1,10 +1,14 @@
-// The phone simulator: posts what you type as an SMS and shows Heard's replies.
+// The phone simulator: SMS mode posts what you type and shows Heard's replies; USSD mode
+// dials a session and sends each input the way Africa's Talking does (all inputs so far,
+// joined by "*"), showing each CON/END screen.
 (function () {
   var form = document.getElementById("sim-form");
   var input = document.getElementById("sim-text");
   var phone = document.getElementById("sim-phone");
   var log = document.getElementById("sim-log");
-  var csrf = document.querySelector("meta[name=csrf-token]");
+  var dial = document.getElementById("sim-dial");
+  var modes = document.querySelectorAll("input[name=sim-mode]");
+  var ussd = null; // {id, inputs, ended} while a USSD session is open
 
   function add(kind, text) {
     var item = document.createElement("li");
@@ -14,21 +18,63 @@
     log.scrollTop = log.scrollHeight;
   }
 
-  form.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var text = input.value;
-    add("out", text || "(empty)");
-    input.value = "";
-    fetch("/simulator/api/message", {
+  function mode() {
+    var checked = document.querySelector("input[name=sim-mode]:checked");
+    return checked ? checked.value : "sms";
+  }
+
+  function post(url, body) {
+    return fetch(url, {
       method: "POST",
       headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({phone: phone.value, text: text})
+      body: JSON.stringify(body)
     }).then(function (response) {
-      return response.json().then(function (body) { return {ok: response.ok, body: body}; });
-    }).then(function (result) {
+      return response.json().then(function (data) { return {ok: response.ok, body: data}; });
+    });
+  }
+
+  function sendSms(text) {
+    add("out", text || "(empty)");
+    post("/simulator/api/message", {phone: phone.value, text: text}).then(function (result) {
       if (!result.ok) { add("error", result.body.error || "error"); return; }
       if (result.body.replies.length === 0) { add("note", "(no reply)"); }
       result.body.replies.forEach(function (reply) { add("in", reply); });
     }).catch(function () { add("error", "network error"); });
+  }
+
+  function hop() {
+    var body = {phone: phone.value, session_id: ussd.id, text: ussd.inputs.join("*")};
+    post("/simulator/api/ussd", body).then(function (result) {
+      if (!result.ok) { add("error", result.body.error || "error"); ussd = null; return; }
+      add("in ussd", result.body.screen);
+      if (result.body.end) { add("note", "(session ended: dial again)"); ussd = null; }
+    }).catch(function () { add("error", "network error"); ussd = null; });
+  }
+
+  function startUssd() {
+    ussd = {id: String(Date.now()) + Math.random().toString(16).slice(2, 8), inputs: []};
+    add("note", "(dialling)");
+    hop();
+  }
+
+  Array.prototype.forEach.call(modes, function (radio) {
+    radio.addEventListener("change", function () {
+      dial.hidden = mode() !== "ussd";
+      input.placeholder = mode() === "ussd" ? "Reply, e.g. 1" : "Type a message";
+      ussd = null;
+    });
+  });
+
+  dial.addEventListener("click", startUssd);
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value;
+    input.value = "";
+    if (mode() === "sms") { sendSms(text); return; }
+    if (ussd === null) { add("note", "(press Dial first)"); return; }
+    add("out", text || "(empty)");
+    ussd.inputs.push(text);
+    hop();
   });
 })();

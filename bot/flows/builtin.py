@@ -48,7 +48,7 @@ LANGUAGE_ALIASES: dict[str, str] = {
 
 
 def decision_of(turn: Turn, text: str) -> str | None:
-    """"granted", "declined" or None for a yes/no reply in any supported language."""
+    """ "granted", "declined" or None for a yes/no reply in any supported language."""
     folded = fold(text)
     if folded in YES_DIGITS:
         return "granted"

@@ -54,7 +54,8 @@ class ProfileFlow:
     def receive(self, turn: Turn, session: m.ConversationSession, text: str) -> None:
         step = session.step or ""
         if is_skip(text):
-            self._done(turn, session, step, None)
+            # Skipping the description still leaves the answer they gave: "another".
+            self._done(turn, session, step, "another" if step == DESCRIBE_GENDER else None)
             return
         if step == DESCRIBE_GENDER:
             self._done(turn, session, "gender", text.strip()[:64])

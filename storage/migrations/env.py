@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from storage.db import create_db_engine, normalise_url
+from storage.migrate import include_object
 from storage.models import Base
 
 config = context.config
@@ -17,6 +18,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -30,6 +32,7 @@ def run_migrations_online() -> None:
                 connection=connection,
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
+                include_object=include_object,
             )
             with context.begin_transaction():
                 context.run_migrations()

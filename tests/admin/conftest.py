@@ -16,8 +16,10 @@ from storage import models as m
 
 PASSWORD = "correct horse battery"
 
-_CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                      r'name="csrf_token" value="([^"]+)"')
+_CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
 
 
 def csrf_token_from(html: str) -> str:
@@ -89,3 +91,140 @@ def post_form() -> Callable:
         return client.post(url or page_url, data=payload, **kw)
 
     return post
+
+
+def seed_organisation(db, organisation_id: int, *, tag: str = "b") -> dict:
+    """One of everything an id in a URL can name, in `organisation_id`, with answers.
+
+    Returns the ids by URL placeholder name (`poll_id`, `participant_id`, ...), so the
+    isolation test can aim every route of the app at another organisation's rows.
+    """
+    from datetime import date, datetime
+
+    from admin.tokens import issue_token
+    from bot.flows.poll_format import load_poll
+    from bot.polls import save_poll
+    from heard.demo import DEMO_POLL
+
+    digits = {"a": "100", "b": "200", "c": "300"}.get(tag, "400")
+    with db.session() as session:
+        version = save_poll(
+            session, organisation_id, load_poll({**DEMO_POLL, "key": f"poll-{tag}"})
+        )
+        version.launched_at = datetime(2025, 1, 1)
+        group = m.Group(organisation_id=organisation_id, name=f"Group {tag}", village="Ngiluni")
+        participants = [
+            m.Participant(
+                organisation_id=organisation_id,
+                phone=f"+254712{digits}{i:03d}",
+                status="active",
+                language="en",
+                village="Ngiluni",
+                gender="female" if i % 2 else "male",
+                consent_version=1,
+            )
+            for i in range(3)
+        ]
+        session.add_all([group, *participants])
+        session.flush()
+        session.execute(
+            m.group_members.insert(),
+            [{"group_id": group.id, "participant_id": p.id} for p in participants],
+        )
+        launch = m.Launch(
+            organisation_id=organisation_id,
+            poll_version_id=version.id,
+            audience={"groups": [group.id]},
+            status="done",
+        )
+        session.add(launch)
+        session.flush()
+        for i, participant in enumerate(participants):
+            convo = m.ConversationSession(
+                participant_id=participant.id,
+                flow="poll",
+                poll_version_id=version.id,
+                launch_id=launch.id,
+                status="completed",
+            )
+            session.add(convo)
+            session.flush()
+            works = "no" if i == 0 else "yes"
+            session.add(
+                m.Answer(
+                    session_id=convo.id,
+                    participant_id=participant.id,
+                    poll_version_id=version.id,
+                    question_key="works",
+                    value=works,
+                    raw_text="1",
+                )
+            )
+            session.add(
+                m.Answer(
+                    session_id=convo.id,
+                    participant_id=participant.id,
+                    poll_version_id=version.id,
+                    question_key="queue_minutes",
+                    value=10 * (i + 1),
+                    raw_text=str(10 * (i + 1)),
+                )
+            )
+        channel = m.Channel(
+            organisation_id=organisation_id, provider="twilio", address=f"+1555{digits}0000"
+        )
+        job = m.ImportJob(organisation_id=organisation_id, filename="x.csv", content="phone\n")
+        user = create_user(
+            session,
+            organisation_id=organisation_id,
+            email=f"seed-{tag}@example.org",
+            password=PASSWORD,
+            role="coordinator",
+        )
+        session.add_all([channel, job])
+        session.flush()
+        token, plain = issue_token(session, user.id, "seed")
+        dialogue = m.Dialogue(
+            organisation_id=organisation_id, title="Dialogue", held_on=date(2025, 1, 1)
+        )
+        session.add(dialogue)
+        session.flush()
+        commitment = m.Commitment(
+            dialogue_id=dialogue.id,
+            organisation_id=organisation_id,
+            duty_bearer="County water office",
+            description="Repair the borehole",
+        )
+        programme = m.Programme(organisation_id=organisation_id, key=f"trees-{tag}")
+        session.add_all([commitment, programme])
+        session.flush()
+        plan = m.RepollPlan(
+            commitment_id=commitment.id,
+            poll_version_id=version.id,
+            starts_on=date(2025, 1, 1),
+            ends_on=date(2025, 6, 1),
+        )
+        session.add(plan)
+        session.flush()
+        round_ = m.RepollRound(plan_id=plan.id, number=1, due_at=datetime(2025, 1, 15))
+        session.add(round_)
+        session.flush()
+        return {
+            "poll_id": version.poll_id,
+            "version_id": version.id,
+            "poll_version_id": version.id,
+            "question_id": version.questions[0].id,
+            "participant_id": participants[0].id,
+            "group_id": group.id,
+            "launch_id": launch.id,
+            "channel_id": channel.id,
+            "job_id": job.id,
+            "user_id": user.id,
+            "token_id": token.id,
+            "dialogue_id": dialogue.id,
+            "commitment_id": commitment.id,
+            "programme_id": programme.id,
+            "plan_id": plan.id,
+            "round_id": round_.id,
+            "token": plain,
+        }

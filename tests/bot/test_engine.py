@@ -5,26 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from sms_gateway.console import ConsoleGateway
 from storage import models as m
-
-PHONE = "+254712345678"
-
-
-@pytest.fixture
-def phone(services, organisation):
-    return ConsoleGateway(services.engine, "KE")
-
-
-def participant(db, number=PHONE) -> m.Participant:
-    with db.session() as session:
-        return session.scalar(sa.select(m.Participant).where(m.Participant.phone == number))
-
-
-def answers(db) -> dict[str, object]:
-    with db.session() as session:
-        rows = session.execute(sa.select(m.Answer.question_key, m.Answer.value)).all()
-    return dict(rows)
+from tests.bot.conversation import PHONE, answers, onboard, participant
 
 
 def test_join_consent_answers_and_stop(phone, db):
@@ -34,6 +16,9 @@ def test_join_consent_answers_and_stop(phone, db):
 
     replies = phone.send(PHONE, "yes")
     assert replies[0].startswith("Thank you for joining")
+    assert replies[-1].startswith("What is your gender?")  # the optional profile comes first
+    for _ in range(4):
+        replies = phone.send(PHONE, "SKIP")
     assert replies[-1].startswith("Is the water point working?")
     assert "1 Yes" in replies[-1] and "2 No" in replies[-1]
 
@@ -60,8 +45,7 @@ def test_join_consent_answers_and_stop(phone, db):
 
 
 def test_skip_logic_skips_days_broken_when_working(phone, db):
-    phone.send(PHONE, "JOIN")
-    phone.send(PHONE, "yes")
+    onboard(phone)
     (reply,) = phone.send(PHONE, "1")
     assert reply.startswith("How many minutes")
     replies = phone.send(PHONE, "30")
@@ -70,9 +54,8 @@ def test_skip_logic_skips_days_broken_when_working(phone, db):
 
 
 def test_swahili_join_word_sets_language(phone, db):
-    (reply,) = phone.send(PHONE, "JIUNGE")
+    replies = onboard(phone, join="JIUNGE", yes="ndiyo")
     assert participant(db).language == "sw"
-    replies = phone.send(PHONE, "ndiyo")
     assert replies[-1].startswith("Je, kisima kinafanya kazi?")
     assert "1 Ndiyo" in replies[-1]
     phone.send(PHONE, "hapana")
@@ -80,8 +63,7 @@ def test_swahili_join_word_sets_language(phone, db):
 
 
 def test_unclear_answer_is_reasked_twice_then_skipped(phone, db):
-    phone.send(PHONE, "JOIN")
-    phone.send(PHONE, "yes")
+    onboard(phone)
     first = phone.send(PHONE, "banana")
     assert first[0].startswith("Sorry, we did not understand.")
     assert first[1].startswith("Is the water point working?")
@@ -105,8 +87,7 @@ def test_declining_consent_means_no_poll(phone, db):
 
 
 def test_start_after_stop_welcomes_back_without_new_consent(phone, db):
-    phone.send(PHONE, "JOIN")
-    phone.send(PHONE, "yes")
+    onboard(phone)
     phone.send(PHONE, "STOP")
     replies = phone.send(PHONE, "START")
     assert replies[0].startswith("Welcome back")

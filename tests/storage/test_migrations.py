@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from storage.db import create_db_engine
-from storage.migrate import current_revision, upgrade
+from storage.migrate import current_revision, include_object, upgrade
 from storage.models import Base
 
 
@@ -15,7 +15,9 @@ def test_migrations_match_the_models(database_url):
     engine = create_db_engine(database_url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection)
+            context = MigrationContext.configure(
+                connection, opts={"include_object": include_object}
+            )
             differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()

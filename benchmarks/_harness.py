@@ -1,0 +1,319 @@
+"""Shared plumbing for the HTTP benchmarks: a scratch database, a real server, a load
+generator in other processes, one JSON line.
+
+Why this shape: the numbers must describe what production runs (gunicorn via
+`heard serve`, PostgreSQL), and the load generator must not share a GIL with the server
+it measures, so it runs in separate processes. Latency is measured from the moment a
+request was *due* (open loop), not from when a busy client got round to sending it, so a
+server that falls behind shows up in p99 instead of hiding behind a slower send rate
+("coordinated omission").
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing as mp
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+HEARD = str(Path(sys.executable).with_name("heard"))
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def scratch_database(kind: str) -> Iterator[str]:
+    """A new, empty database URL (SQLite file or PostgreSQL `heard_bench_*`), dropped after."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="heard_bench_") as folder:
+            yield f"sqlite:///{folder}/heard.db"
+        return
+    if kind != "postgres":
+        raise ValueError(f"--db must be sqlite or postgres, got {kind!r}")
+    name = f"heard_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def server_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment a production deployment would set, pointed at loopback only."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("HEARD_", "TWILIO_", "AT_"))
+    }
+    env.update(
+        HEARD_DATABASE_URL=database_url,
+        HEARD_SECRET_KEY="bench-" + secrets.token_hex(16),
+        HEARD_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        HEARD_LOG_LEVEL="WARNING",
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN="bench-token-" + secrets.token_hex(8),
+        TWILIO_FROM="+254700000001",
+        AT_USERNAME="sandbox",
+        AT_API_KEY="bench-at-key",
+        AT_SENDER_ID="12345",
+        AT_CALLBACK_TOKEN="bench-callback-" + secrets.token_hex(8),
+        # Loopback only: an unconfigured send must fail here, never reach a real provider.
+        HEARD_TWILIO_API_BASE="http://127.0.0.1:9",
+        HEARD_AT_API_BASE="http://127.0.0.1:9",
+    )
+    env.update(extra)
+    return env
+
+
+def migrate_and_seed(env: dict[str, str]) -> None:
+    """`heard db upgrade`, then the demo organisation, exactly as an operator would."""
+    subprocess.run([HEARD, "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from heard.config import Settings; from heard import demo; "
+            "demo.seed(Settings.from_env())",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def wait_for_health(port: int, *, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not become healthy in {timeout:.0f}s")
+
+
+@contextmanager
+def running(command: Sequence[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """A child process in its own process group, stopped (TERM, then KILL) on exit."""
+    with open(log, "ab") as sink:
+        process = subprocess.Popen(
+            list(command), env=env, stdout=subprocess.DEVNULL, stderr=sink, start_new_session=True
+        )
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextmanager
+def heard_serve(env: dict[str, str], port: int, workers: int, log: Path) -> Iterator[None]:
+    """`heard serve` (gunicorn, gthread) on 127.0.0.1:port, healthy before we yield."""
+    command = [HEARD, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with running([*command, "--workers", str(workers)], env, log):
+        wait_for_health(port)
+        yield
+
+
+# --- load generation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+
+class _Lane(list):
+    """A list of requests that knows its place in the global send schedule."""
+
+    offset: int = 0
+    stride: int = 1
+
+
+def _client_process(
+    port: int,
+    lanes: list[_Lane],
+    interval: float,
+    start_at: float,
+    results: mp.Queue,
+) -> None:
+    """One load process: a thread per lane, each on its own keep-alive connection.
+
+    Lane k of N sends its i-th request at start_at + (i*N + k) * interval (global
+    interleaving), so the whole process set offers exactly the target rate. A lane's
+    requests stay in order, which is what makes one phone's conversation coherent.
+    """
+    out: list[tuple[float, float, int, float]] = []
+    lock = threading.Lock()
+
+    def lane(offset: int, stride: int, requests: list[Request]) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        for i, item in enumerate(requests):
+            due = start_at + (i * stride + offset) * interval if interval else time.time()
+            delay = due - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            sent = time.time()
+            try:
+                connection.request("POST", item.path, body=item.body, headers=item.headers)
+                answer = connection.getresponse()
+                answer.read()
+                status = answer.status
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 0
+            done = time.time()
+            mine.append((done - due, done - sent, status, done))
+        connection.close()
+        with lock:
+            out.extend(mine)
+
+    threads = [
+        threading.Thread(target=lane, args=(requests.offset, requests.stride, requests))
+        for requests in lanes
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put(out)
+
+
+def generate_load(
+    port: int,
+    lanes: list[list[Request]],
+    *,
+    rate: float,
+    processes: int = 2,
+) -> dict[str, object]:
+    """Send every lane's requests at `rate` requests/s in total (0: as fast as replies
+    come back, closed loop), from `processes` other processes; summarise latencies."""
+    stride = len(lanes)
+    tagged: list[_Lane] = []
+    for offset, requests in enumerate(lanes):
+        lane = _Lane(requests)
+        lane.offset, lane.stride = offset, stride
+        tagged.append(lane)
+    interval = 1.0 / rate if rate else 0.0
+    context = mp.get_context("fork")
+    results: mp.Queue = context.Queue()
+    # Forking and connecting take a moment; every process starts on the same clock.
+    start_at = time.time() + 1.0
+    workers = [
+        context.Process(
+            target=_client_process,
+            args=(port, tagged[index::processes], interval, start_at, results),
+        )
+        for index in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    samples: list[tuple[float, float, int, float]] = []
+    for _ in workers:
+        samples.extend(results.get())
+    for worker in workers:
+        worker.join()
+    return summarise(samples, start_at=start_at, offered_rate=rate)
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, int(len(sorted_values) * fraction))
+    return sorted_values[index]
+
+
+def summarise(
+    samples: list[tuple[float, float, int, float]], *, start_at: float, offered_rate: float
+) -> dict[str, object]:
+    ok = [s for s in samples if 200 <= s[2] < 300]
+    errors: dict[str, int] = {}
+    for _, _, status, _ in samples:
+        if not 200 <= status < 300:
+            errors[str(status)] = errors.get(str(status), 0) + 1
+    latency = sorted(s[0] * 1000 for s in ok)
+    service = sorted(s[1] * 1000 for s in ok)
+    # Wall time until the last answer: throughput includes any backlog drained at the end.
+    elapsed = max((s[3] for s in samples), default=start_at) - start_at
+    return {
+        "requests": len(samples),
+        "ok": len(ok),
+        "errors": errors,
+        "offered_rate": offered_rate,
+        "throughput_per_s": round(len(ok) / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(percentile(latency, 0.50), 2),
+        "p90_ms": round(percentile(latency, 0.90), 2),
+        "p99_ms": round(percentile(latency, 0.99), 2),
+        "max_ms": round(latency[-1], 2) if latency else None,
+        "service_p50_ms": round(percentile(service, 0.50), 2),
+        "service_p99_ms": round(percentile(service, 0.99), 2),
+    }
+
+
+def emit(result: dict[str, object]) -> None:
+    """Print the one JSON object a benchmark produces (a caller may collect several)."""
+    print(json.dumps(result), flush=True)
+
+
+def machine() -> dict[str, object]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu}
+
+
+def run_repeated(runs: int, once: Callable[[], dict[str, object]]) -> dict[str, object]:
+    """Run a benchmark several times; report each run and the median of its figures."""
+    import statistics
+
+    results = [once() for _ in range(runs)]
+    medians = {}
+    for key, value in results[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values = [r[key] for r in results if isinstance(r.get(key), (int, float))]
+            medians[key] = round(statistics.median(values), 2)
+    return {"median": medians, "runs": results}

@@ -1,0 +1,137 @@
+"""`python -m benchmarks.inbound_twilio`: signed Twilio webhooks through the whole stack.
+
+Each simulated phone runs the demo conversation (JOIN, consent, four profile answers, two
+poll answers), so the load exercises what a launch day does: new participants, sessions,
+NLU, answers and queued replies, all through `heard serve` (gunicorn) and a real database.
+`--rate 0` is closed loop (as fast as answers come back) to find the ceiling.
+
+Prints one JSON object: machine, settings, throughput, p50/p90/p99 from the moment each
+request was due, and what the database holds afterwards (every request must be stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import sqlalchemy as sa
+from twilio.request_validator import RequestValidator
+
+from benchmarks import _harness as h
+from tests.fakes.fake_twilio import FakeTwilio
+
+# The outbox workers' sends go to tests/fakes' FakeTwilio on 127.0.0.1, which checks them.
+FAKE_TWILIO = ("AC" + "0" * 31 + "1", "bench-twilio-token")
+CONVERSATION = ["JOIN", "YES", "1", "3", "2", "Ngiluni", "1", "15"]
+
+
+def conversations(phones: int, total: int, env: dict[str, str], lanes: int) -> list[list]:
+    """`total` signed requests from `phones` numbers, dealt into `lanes` ordered lanes.
+
+    A phone's messages stay in one lane, in order, so its conversation makes sense.
+    """
+    validator = RequestValidator(env["TWILIO_AUTH_TOKEN"])
+    url = env["HEARD_PUBLIC_URL"] + "/sms/twilio"
+    out: list[list[h.Request]] = [[] for _ in range(lanes)]
+    sent = 0
+    for phone in range(phones):
+        for turn, text in enumerate(CONVERSATION):
+            if sent == total:
+                return out
+            form = {
+                "MessageSid": f"SM{phone:024d}{turn:08d}",
+                "AccountSid": env["TWILIO_ACCOUNT_SID"],
+                "From": f"+2547{20000000 + phone:08d}",
+                "To": env["TWILIO_FROM"],
+                "Body": text,
+                "NumMedia": "0",
+            }
+            body = "&".join(f"{k}={_quote(v)}" for k, v in form.items()).encode()
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": validator.compute_signature(url, form),
+            }
+            out[phone % lanes].append(h.Request("/sms/twilio", body, headers))
+            sent += 1
+    return out
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote_plus
+
+    return quote_plus(value)
+
+
+def stored(database_url: str) -> dict[str, int]:
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return {
+                table: connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
+                for table in ("inbound_messages", "participants", "outbound_messages")
+            }
+    finally:
+        engine.dispose()
+
+
+def run_once(args: argparse.Namespace) -> dict[str, object]:
+    total = args.requests if args.rate == 0 else int(args.rate * args.seconds)
+    phones = math.ceil(total / len(CONVERSATION))
+    lanes = args.concurrency
+    with tempfile.TemporaryDirectory(prefix="heard_bench_log_") as folder:
+        log = Path(folder) / "server.log"
+        with h.scratch_database(args.db) as url, FakeTwilio(*FAKE_TWILIO) as fake:
+            port = h.free_port()
+            env = h.server_env(url, port, HEARD_TWILIO_API_BASE=fake.url)
+            env.update(TWILIO_ACCOUNT_SID=FAKE_TWILIO[0], TWILIO_AUTH_TOKEN=FAKE_TWILIO[1])
+            h.migrate_and_seed(env)
+            requests = conversations(phones, total, env, lanes)
+            with ExitStack() as stack:
+                # The documented production set: M `heard worker`s and one scheduler.
+                for _ in range(args.outbox_workers):
+                    stack.enter_context(h.running([h.HEARD, "worker"], env, log))
+                if args.scheduler:
+                    stack.enter_context(h.running([h.HEARD, "scheduler"], env, log))
+                stack.enter_context(h.heard_serve(env, port, args.workers, log))
+                result = h.generate_load(port, requests, rate=args.rate, processes=args.clients)
+            result["stored"] = stored(url)
+            result["fake_twilio_received"] = len(fake.messages)
+        errors = log.read_text(errors="replace").count("Traceback")
+    result.update(
+        benchmark="inbound_twilio",
+        db=args.db,
+        workers=args.workers,
+        concurrency=lanes,
+        client_processes=args.clients,
+        outbox_workers=args.outbox_workers,
+        scheduler=args.scheduler,
+        server_tracebacks=errors,
+        **h.machine(),
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--rate", type=float, default=500, help="requests/s; 0 = closed loop")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--requests", type=int, default=5000, help="closed loop only")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn web processes")
+    parser.add_argument("--concurrency", type=int, default=64, help="open connections")
+    parser.add_argument("--clients", type=int, default=2, help="load generator processes")
+    parser.add_argument("--outbox-workers", type=int, default=0, help="also run heard worker")
+    parser.add_argument("--scheduler", action="store_true", help="also run heard scheduler")
+    parser.add_argument("--runs", type=int, default=1, help="repeat; report the medians")
+    args = parser.parse_args(argv)
+    if args.runs == 1:
+        h.emit(run_once(args))
+    else:
+        h.emit(h.run_repeated(args.runs, lambda: run_once(args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""`python -m benchmarks.ussd_hops`: Africa's Talking USSD sessions at a target hop rate.
+
+Each simulated phone dials in and walks the demo menu (language, consent, profile, the
+water-point poll): nine hops whose `text` grows cumulatively (`1`, `1*1`, `1*1*1`, ...),
+exactly as Africa's Talking sends it. USSD answers inline and the network drops a session
+whose screen takes too long, so per-hop latency is the figure that matters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from pathlib import Path
+from urllib.parse import urlencode
+
+from benchmarks import _harness as h
+from benchmarks.inbound_twilio import stored
+
+INPUTS = [None, "1", "1", "1", "3", "2", "Ngiluni", "1", "15"]
+
+
+def sessions(phones: int, total: int, env: dict[str, str], lanes: int) -> list[list]:
+    path = "/ussd/africastalking?" + urlencode({"token": env["AT_CALLBACK_TOKEN"]})
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    out: list[list[h.Request]] = [[] for _ in range(lanes)]
+    sent = 0
+    for phone in range(phones):
+        typed: list[str] = []
+        for value in INPUTS:
+            if sent == total:
+                return out
+            if value is not None:
+                typed.append(value)
+            form = {
+                "sessionId": f"ATUid_bench_{phone}",
+                "serviceCode": "*384*1#",
+                "phoneNumber": f"+2547{30000000 + phone:08d}",
+                "networkCode": "63902",
+                "text": "*".join(typed),
+            }
+            out[phone % lanes].append(h.Request(path, urlencode(form).encode(), headers))
+            sent += 1
+    return out
+
+
+def run_once(args: argparse.Namespace) -> dict[str, object]:
+    total = args.requests if args.rate == 0 else int(args.rate * args.seconds)
+    phones = math.ceil(total / len(INPUTS))
+    with tempfile.TemporaryDirectory(prefix="heard_bench_log_") as folder:
+        log = Path(folder) / "server.log"
+        with h.scratch_database(args.db) as url:
+            port = h.free_port()
+            env = h.server_env(url, port)
+            h.migrate_and_seed(env)
+            hops = sessions(phones, total, env, args.concurrency)
+            with h.heard_serve(env, port, args.workers, log):
+                result = h.generate_load(port, hops, rate=args.rate, processes=args.clients)
+            result["stored"] = stored(url)
+        errors = log.read_text(errors="replace").count("Traceback")
+    result.update(
+        benchmark="ussd_hops",
+        db=args.db,
+        workers=args.workers,
+        concurrency=args.concurrency,
+        client_processes=args.clients,
+        server_tracebacks=errors,
+        **h.machine(),
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
+    parser.add_argument("--rate", type=float, default=300, help="hops/s; 0 = closed loop")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--requests", type=int, default=3000, help="closed loop only")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.runs == 1:
+        h.emit(run_once(args))
+    else:
+        h.emit(h.run_repeated(args.runs, lambda: run_once(args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The worker loop: `run_worker`, recovery at start, and many worker processes at once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time as walltime
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from heard.config import AfricasTalkingSettings
+from sms_gateway.worker import drain_once, outbox_for, run_worker
+from storage import models as m
+from storage import queries
+from tests.conftest import is_postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def settings(settings, fake_at):
+    return settings.with_overrides(
+        africastalking=AfricasTalkingSettings(fake_at.username, fake_at.api_key, "HEARD"),
+        at_api_base=fake_at.url,
+        at_callback_token="test-callback-token",
+    )
+
+
+def seed(db, organisation, count: int, *, text: str = "Has the borehole been repaired?") -> None:
+    """`count` consented participants, each with one outreach message due, in bulk."""
+    numbers = [f"+2547{i:08d}" for i in range(count)]
+    with db.session() as session:
+        org = session.get(m.Organisation, organisation.id)
+        org.quiet_start = org.quiet_end = time(0)  # no quiet hours: the workers use real time
+        ids = session.scalars(
+            sa.insert(m.Participant).returning(m.Participant.id),
+            [
+                {
+                    "organisation_id": organisation.id,
+                    "phone": number,
+                    "pseudonym": f"p_{i:016x}",
+                    "status": "active",
+                    "consent_version": 1,
+                    "provider": "africastalking",
+                }
+                for i, number in enumerate(numbers)
+            ],
+        ).all()
+        session.execute(
+            sa.insert(m.OutboundMessage),
+            [
+                {
+                    "organisation_id": organisation.id,
+                    "participant_id": participant_id,
+                    "provider": "africastalking",
+                    "to": number,
+                    "text": text,
+                    "status": "queued",
+                    "is_reply": False,
+                    "next_attempt_at": datetime(2020, 1, 1),
+                }
+                for participant_id, number in zip(ids, numbers, strict=True)
+            ],
+        )
+
+
+def statuses(db) -> dict[str, int]:
+    with db.session() as session:
+        rows = session.execute(
+            sa.select(m.OutboundMessage.status, sa.func.count()).group_by(m.OutboundMessage.status)
+        ).all()
+    return dict(rows)
+
+
+def test_run_worker_once_drains_what_is_due_within_the_rate(
+    services, db, organisation, fake_at, clock
+) -> None:
+    seed(db, organisation, 120)  # Africa's Talking's default rate is 50 messages/s
+
+    run_worker(services, once=True)
+    assert statuses(db) == {"sent": 50, "queued": 70}
+    clock.advance(seconds=1)
+    run_worker(services, once=True)
+    clock.advance(seconds=1)
+    run_worker(services, once=True)
+
+    assert statuses(db) == {"sent": 120}
+    assert [len(r.first("to").split(",")) for r in fake_at.send_requests] == [50, 50, 20]
+    assert set(fake_at.send_counts.values()) == {1}
+
+
+def test_drain_once_keeps_its_outbox_between_calls(services) -> None:
+    assert outbox_for(services) is outbox_for(services)
+    assert drain_once(services).claimed == 0
+
+
+def test_run_worker_recovers_rows_left_sending_first(services, db, organisation, clock, fake_at):
+    seed(db, organisation, 2)
+    with db.session() as session:
+        stuck = session.scalar(sa.select(m.OutboundMessage).order_by(m.OutboundMessage.id))
+        stuck.attempts = 1
+        stuck.updated_at = clock.now() - timedelta(hours=1)
+        queries.record_status(session, stuck, "sending", now=stuck.updated_at)
+    stop = threading.Event()
+    stop.set()  # recover, then stop before draining
+
+    run_worker(services, stop=stop)
+
+    assert statuses(db) == {"unknown": 1, "queued": 1}
+    assert fake_at.send_requests == []
+    run_worker(services, once=True)
+    assert statuses(db) == {"unknown": 1, "sent": 1}
+
+
+DRAIN_SCRIPT = """
+import json, sys
+from pathlib import Path
+from bot.clock import SystemClock
+from heard.config import AfricasTalkingSettings, Settings
+from sms_gateway.outbox import Outbox
+from storage.db import Database
+
+config = json.loads(sys.argv[1])
+settings = Settings(
+    database_url=config["url"],
+    instance_path=Path(config["instance"]),
+    secret_key="test-secret-key-0123456789",
+    africastalking=AfricasTalkingSettings(config["username"], config["api_key"], "HEARD"),
+    at_api_base=config["api_base"],
+    at_callback_token="t",
+)
+db = Database(settings.database_url)
+outbox = Outbox(db, settings, SystemClock(), rates={"africastalking": 1e9})
+sent = 0
+while True:
+    report = outbox.drain_once(batch_size=100)
+    if report.claimed == 0:
+        break
+    sent += report.sent
+print(sent)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not is_postgres(), reason="many workers need PostgreSQL's SKIP LOCKED")
+def test_three_worker_processes_send_each_message_exactly_once(
+    settings, db, organisation, fake_at, tmp_path
+) -> None:
+    total = 5000
+    seed(db, organisation, total)
+    config = json.dumps(
+        {
+            "url": settings.database_url,
+            "instance": str(tmp_path),
+            "username": fake_at.username,
+            "api_key": fake_at.api_key,
+            "api_base": fake_at.url,
+        }
+    )
+    started = walltime.monotonic()
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", DRAIN_SCRIPT, config],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [worker.communicate(timeout=90) for worker in workers]
+    elapsed = walltime.monotonic() - started
+
+    for worker, (_, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err
+    per_worker = [int(out.strip()) for out, _ in outputs]
+    assert sum(per_worker) == total
+    assert all(n > 0 for n in per_worker), f"a worker sent nothing: {per_worker}"
+    counts = fake_at.send_counts
+    assert len(counts) == total and set(counts.values()) == {1}
+    assert statuses(db) == {"sent": total}
+    with db.session() as session:
+        sending_marks = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(m.MessageStatusEvent)
+            .where(m.MessageStatusEvent.status == "sending")
+        )
+    assert sending_marks == total
+    assert elapsed < 60, f"draining took {elapsed:.1f}s"
