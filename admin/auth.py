@@ -115,14 +115,23 @@ def login():
             user = session.scalar(sa.select(m.User).where(m.User.email == email))
             if user and user.active and check_password_hash(user.password_hash, form.password.data):
                 login_user(PanelUser(user))
-                audit(session, organisation_id=user.organisation_id, user_id=user.id,
-                      action="login", target=request.remote_addr or "")
+                audit(
+                    session,
+                    organisation_id=user.organisation_id,
+                    user_id=user.id,
+                    action="login",
+                    target=request.remote_addr or "",
+                )
                 return redirect(_safe_next(request.args.get("next")))
-            session.add(m.AuditEvent(
-                organisation_id=user.organisation_id if user else None,
-                user_id=user.id if user else None,
-                action="login.failed", target=key, created_at=now,
-            ))
+            session.add(
+                m.AuditEvent(
+                    organisation_id=user.organisation_id if user else None,
+                    user_id=user.id if user else None,
+                    action="login.failed",
+                    target=key,
+                    created_at=now,
+                )
+            )
         flash("Wrong email or password.")
     return render_template("login.html", form=form), 200 if request.method == "GET" else 401
 
