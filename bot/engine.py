@@ -173,6 +173,8 @@ class Engine:
             self._stop(turn)
             return
         if keyword is not None and keyword.action == START:
+            if participant.language is None:
+                participant.language = self._guess_language(turn, text)
             self._start(turn)
             return
         if participant.status in ("opted_out", "erased"):
