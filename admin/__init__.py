@@ -47,10 +47,13 @@ def _init_people(app) -> None:
 
 
 def _init_commitments(app) -> None:
-    """Dialogues and commitments over the API, and the public scorecard."""
-    from admin import api_commitments, scorecard
+    """Dialogues and commitments over the API and in the tracker, and the public scorecard."""
+    from admin import api_commitments, api_launches, scorecard, tracker
     from admin.auth import csrf
 
-    csrf.exempt(api_commitments.blueprint)
-    app.register_blueprint(api_commitments.blueprint)
+    # bearer tokens, not cookies, authenticate the API: there is no session to forge
+    for api_blueprint in (api_commitments.blueprint, api_launches.blueprint):
+        csrf.exempt(api_blueprint)
+        app.register_blueprint(api_blueprint)
     app.register_blueprint(scorecard.blueprint)
+    app.register_blueprint(tracker.blueprint)

@@ -93,7 +93,7 @@ def _pagination() -> tuple[int, int]:
     return page, per_page
 
 
-def _page(session, query: sa.Select, serialise) -> dict[str, Any]:
+def paginate(session, query: sa.Select, serialise) -> dict[str, Any]:
     page, per_page = _pagination()
     total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     rows = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
@@ -145,7 +145,7 @@ def participants_list():
     filters = Filters.from_args(request.args)
     query = participant_query(current_organisation_id(), filters, by_number=has_role(COORDINATOR))
     with _db().session() as session:
-        return jsonify(_page(session, query, participant_json))
+        return jsonify(paginate(session, query, participant_json))
 
 
 @api_route(
@@ -229,7 +229,7 @@ def groups_list():
         .order_by(m.Group.name)
     )
     with _db().session() as session:
-        return jsonify(_page(session, query, group_json))
+        return jsonify(paginate(session, query, group_json))
 
 
 @api_route(
@@ -269,7 +269,7 @@ def group_members(group_id: int):
     with _db().session() as session:
         group = get_owned(session, m.Group, group_id)
         return jsonify(
-            _page(session, group.members.select().order_by(m.Participant.id), participant_json)
+            paginate(session, group.members.select().order_by(m.Participant.id), participant_json)
         )
 
 
@@ -338,7 +338,7 @@ def polls_list():
         .order_by(m.Poll.key)
     )
     with _db().session() as session:
-        return jsonify(_page(session, query, poll_json))
+        return jsonify(paginate(session, query, poll_json))
 
 
 @api_route(

@@ -15,6 +15,7 @@ people without loading them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -132,3 +133,39 @@ def id_chunks(
             return
         yield ids
         last = ids[-1]
+
+
+@dataclass(frozen=True)
+class IdRange:
+    """The audience members with `after < id <= upto`: `members` of them."""
+
+    after: int
+    upto: int
+    members: int
+
+
+def id_ranges(
+    db: so.Session, organisation: m.Organisation, audience: Mapping[str, Any], *, size: int
+) -> Iterator[IdRange]:
+    """Consecutive id ranges of at most `size` audience members each, as three numbers.
+
+    A launch writes each range with INSERT ... SELECT on the database side, so the ids
+    themselves never need to reach Python: one small query per range finds where the next
+    `size` members end (keyset paging on the primary key, never OFFSET)."""
+    where = conditions(organisation, audience)
+    last = 0
+    while True:
+        page = (
+            sa.select(m.Participant.id)
+            .where(*where, m.Participant.id > last)
+            .order_by(m.Participant.id)
+            .limit(size)
+            .subquery()
+        )
+        upto, members = db.execute(
+            sa.select(sa.func.max(page.c.id), sa.func.count()).select_from(page)
+        ).one()
+        if not members:
+            return
+        yield IdRange(last, upto, members)
+        last = upto

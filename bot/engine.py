@@ -18,6 +18,7 @@ either both happen or neither does.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -55,8 +56,8 @@ from bot.keywords import (
     START,
     STOP,
     KeywordMatch,
-    KeywordTable,
     fold,
+    keyword_table,
 )
 from bot.messages import Channel, InboundMessage, Reply
 from bot.polls import latest_version
@@ -73,6 +74,8 @@ log = logging.getLogger(__name__)
 # Channels whose replies travel in the HTTP response itself, not through the outbox.
 INLINE_CHANNELS = {Channel.USSD, Channel.CONSOLE}
 MAX_TEXT = 2000
+# Digits, spaces and punctuation only: never words, so never a sentence meaning "stop".
+_NOT_WORDS = re.compile(r"[\d\s.,;:*#+\-/]+")
 
 
 @dataclass(frozen=True)
@@ -98,56 +101,74 @@ class Engine:
             return self._handle_once(message)
 
     def _handle_once(self, message: InboundMessage) -> Outcome:
+        with self.db.session() as db:
+            return self.handle_in(db, message)
+
+    def handle_in(self, db: so.Session, message: InboundMessage) -> Outcome:
+        """Handle one message in the caller's transaction (a USSD hop draws its screen in
+        the same one); the caller commits, and retries on IntegrityError if it wants."""
         # PostgreSQL text cannot hold NUL, and no phone means one.
         text = message.text.replace("\x00", "")
-        with self.db.session() as db:
-            organisation = self._organisation(db, message)
-            now = self.clock.now()
-            participant, _ = queries.get_or_create_participant(
-                db,
-                organisation,
-                message.sender,
-                channel=_reply_channel(message.channel),
-                provider=message.provider,
-            )
-            inbound = m.InboundMessage(
-                organisation_id=organisation.id,
-                participant_id=participant.id,
-                channel=str(message.channel),
-                provider=message.provider,
-                provider_message_id=message.provider_message_id,
-                sender=message.sender,
-                text=text,
-                created_at=now,
-            )
-            if not queries.record_inbound(db, inbound):
-                return Outcome([], duplicate=True, participant_id=participant.id)
-            if message.channel not in (Channel.USSD, Channel.CONSOLE):
-                participant.channel = _reply_channel(message.channel)
-                participant.provider = message.provider
-            participant.last_seen_at = now
+        organisation = self._organisation(db, message)
+        now = self.clock.now()
+        participant, _ = queries.get_or_create_participant(
+            db,
+            organisation,
+            message.sender,
+            channel=_reply_channel(message.channel),
+            provider=message.provider,
+        )
+        language_before = participant.language
+        inbound_id = queries.record_inbound(
+            db,
+            {
+                "organisation_id": organisation.id,
+                "participant_id": participant.id,
+                "channel": str(message.channel),
+                "provider": message.provider,
+                "provider_message_id": message.provider_message_id,
+                "sender": message.sender,
+                "text": text,
+                "language": language_before,
+                # The row is only seen once this transaction commits, which is when
+                # the message has been handled; stamping it now saves an UPDATE.
+                "processed_at": now,
+                "created_at": now,
+            },
+        )
+        if inbound_id is None:
+            return Outcome([], duplicate=True, participant_id=participant.id)
+        if message.channel not in (Channel.USSD, Channel.CONSOLE):
+            participant.channel = _reply_channel(message.channel)
+            participant.provider = message.provider
 
-            turn = Turn(
-                db=db,
-                organisation=organisation,
-                participant=participant,
-                texts=Texts(queries.text_overrides(db, organisation.id)),
-                interpreter=self.interpreter,
-                now=now,
-                channel=str(message.channel),
-                inbound_id=inbound.id,
+        turn = Turn(
+            db=db,
+            organisation=organisation,
+            participant=participant,
+            texts=Texts(queries.text_overrides(db, organisation.id)),
+            interpreter=self.interpreter,
+            now=now,
+            channel=str(message.channel),
+            inbound_id=inbound_id,
+        )
+        self._route(turn, text[:MAX_TEXT])
+        # Set last, so it joins whatever else the turn changed in one UPDATE.
+        participant.last_seen_at = now
+        if participant.language != language_before:
+            db.execute(
+                sa.update(m.InboundMessage)
+                .where(m.InboundMessage.id == inbound_id)
+                .values(language=participant.language)
             )
-            self._route(turn, text[:MAX_TEXT])
-            inbound.processed_at = now
-            inbound.language = participant.language
-            if turn.replies and message.channel not in INLINE_CHANNELS:
-                rows = list(outbound_rows(turn, in_reply_to=inbound, link_id=message.link_id))
-                for row in rows:
-                    # Erasure removed the number in this very turn; its goodbye still goes
-                    # to the phone that asked for it.
-                    row.to = row.to or message.sender
-                queries.add_outbound(db, rows)
-            return Outcome(list(turn.replies), participant_id=participant.id)
+        if turn.replies and message.channel not in INLINE_CHANNELS:
+            rows = list(outbound_rows(turn, in_reply_to_id=inbound_id, link_id=message.link_id))
+            for row in rows:
+                # Erasure removed the number in this very turn; its goodbye still goes
+                # to the phone that asked for it.
+                row.to = row.to or message.sender
+            queries.add_outbound(db, rows)
+        return Outcome(list(turn.replies), participant_id=participant.id)
 
     def _organisation(self, db: so.Session, message: InboundMessage) -> m.Organisation:
         if message.organisation_id is not None:
@@ -162,7 +183,7 @@ class Engine:
 
     def _route(self, turn: Turn, text: str) -> None:
         participant = turn.participant
-        keyword = KeywordTable(queries.custom_keywords(turn.db, turn.organisation.id)).match(text)
+        keyword = keyword_table(turn.db, turn.organisation.id).match(text)
         if (
             keyword is not None
             and participant.language is None
@@ -182,7 +203,7 @@ class Engine:
         if not text.strip():
             turn.say("empty")
             return
-        self._live_session(turn)  # an overdue session expires before anything repeats it
+        live = self._live_session(turn)  # an overdue one expires before anything repeats it
         if keyword is not None and self._keyword(turn, keyword, text):
             return
         if self._report(turn, text):
@@ -194,10 +215,10 @@ class Engine:
             open_session(turn, "consent", interrupt=True)
             return
 
-        session = self._live_session(turn)
-        if session is not None:
-            flow_named(session.flow).receive(turn, session, text)
-            self._extend(turn, session)
+        # Nothing above that fell through to here changed the sessions: `live` still holds.
+        if live is not None:
+            flow_named(live.flow).receive(turn, live, text)
+            self._extend(turn, live)
             return
         if participant.status in ("new", "pending_consent", "declined"):
             if participant.language is None:
@@ -288,6 +309,8 @@ class Engine:
     def _wishes_to_stop(self, turn: Turn, text: str) -> bool:
         """ "sitaki ujumbe tena" reads as a wish to stop, but a guess must not end someone's
         participation: ask them to confirm with the keyword, then carry on."""
+        if _NOT_WORDS.fullmatch(text):
+            return False  # "1", "15", "2 3": an answer; no NLU reads digits as a wish
         if turn.interpret(text).intent != STOP:
             return False
         turn.say("stop.ask_confirm")

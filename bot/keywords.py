@@ -12,6 +12,11 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import sqlalchemy.orm as so
+
+from storage import queries
+from storage.cache import cached
+
 STOP, START, HELP, LANGUAGE, DELETE = "stop", "start", "help", "language", "delete"
 # Organisation-defined actions (storage `Keyword.action`).
 REPLY, POLL, REPORT = "reply", "poll", "report"
@@ -179,6 +184,16 @@ class KeywordTable:
 
 
 _SKIP = frozenset(fold(word) for word in SKIP_WORDS)
+
+
+def keyword_table(session: so.Session, organisation_id: int) -> KeywordTable:
+    """The organisation's table, built (every keyword folded) once per cache lifetime
+    rather than on every message."""
+    return cached(
+        session,
+        ("keyword_table", organisation_id),
+        lambda: KeywordTable(queries.custom_keywords(session, organisation_id)),
+    )
 
 
 def _lexicon_keyword(text: str) -> KeywordMatch | None:

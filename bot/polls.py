@@ -6,6 +6,8 @@ a new version, so every answer keeps the wording it answered.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
@@ -83,23 +85,31 @@ def latest_version(session: so.Session, organisation_id: int, key: str) -> m.Pol
 
 
 def definition_of(session: so.Session, poll_version_id: int) -> PollDefinition:
-    """The definition of a poll version. Launched versions never change, so they are
-    cached per process; the flow runtime asks for one on every reply."""
+    """The definition of a poll version, compiled once per process and version.
+
+    The flow runtime asks for one on every reply, and compiling reads the version, its
+    poll, its questions and each question's choices. Rows are never edited in place: a
+    launched version is immutable, and `save_poll` replaces an unlaunched one with a new
+    row. The new row can reuse the id on SQLite (rowids), never the creation time, so
+    (id, created_at) names one content; reading it is one primary-key lookup, which the
+    session's identity map often answers without the database.
+    """
     version = session.get(m.PollVersion, poll_version_id)
-    if version is not None and version.launched_at is not None:
-        return _cached_definition(str(session.get_bind().engine.url), poll_version_id, session)
-    return _build(session, poll_version_id)
-
-
-_CACHE: dict[tuple[str, int], PollDefinition] = {}
-
-
-def _cached_definition(url: str, poll_version_id: int, session: so.Session) -> PollDefinition:
-    key = (url, poll_version_id)
-    found = _CACHE.get(key)
+    if version is None:
+        raise LookupError(f"poll version {poll_version_id} does not exist")
+    key = (poll_version_id, version.created_at)
+    found = _DEFINITIONS.get(key)
     if found is None:
-        found = _CACHE[key] = _build(session, poll_version_id)
+        found = _build(session, poll_version_id)
+        if len(_DEFINITIONS) >= MAX_CACHED_DEFINITIONS:
+            _DEFINITIONS.clear()  # rare: a process serving thousands of versions at once
+        _DEFINITIONS[key] = found
     return found
+
+
+# Immutable values keyed by immutable content: shared by every Database in the process.
+_DEFINITIONS: dict[tuple[int, datetime], PollDefinition] = {}
+MAX_CACHED_DEFINITIONS = 2048
 
 
 def _build(session: so.Session, poll_version_id: int) -> PollDefinition:

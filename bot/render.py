@@ -22,9 +22,17 @@ def compose(reply: Reply) -> tuple[str, str, int]:
 
 
 def outbound_rows(
-    turn: Turn, *, in_reply_to: m.InboundMessage | None = None, link_id: str | None = None
+    turn: Turn,
+    *,
+    in_reply_to: m.InboundMessage | None = None,
+    in_reply_to_id: int | None = None,
+    link_id: str | None = None,
 ) -> Iterator[m.OutboundMessage]:
+    """`in_reply_to_id` serves the engine, which stores the inbound row without an ORM
+    object (one `INSERT ... ON CONFLICT`)."""
     participant = turn.participant
+    if in_reply_to is not None:
+        in_reply_to_id = in_reply_to.id
     for reply in turn.replies:
         text, encoding, segments = compose(reply)
         yield m.OutboundMessage(
@@ -38,8 +46,8 @@ def outbound_rows(
             encoding=encoding,
             segments=segments,
             status="queued",
-            is_reply=in_reply_to is not None,
-            in_reply_to_id=in_reply_to.id if in_reply_to is not None else None,
+            is_reply=in_reply_to_id is not None,
+            in_reply_to_id=in_reply_to_id,
             link_id=link_id,
             created_at=turn.now,
             next_attempt_at=turn.now,

@@ -25,6 +25,7 @@ from babel.numbers import format_decimal
 from bot.flows.runtime import Turn, finish, open_session, register
 from bot.keywords import fold
 from storage import models as m
+from storage.cache import cached
 
 MAX_REASKS = 2
 # "500", "1,200", "17 750" at the start of what follows the keyword; the rest is a note.
@@ -54,22 +55,42 @@ def programme_for(
     `key` and `word` come from an organisation keyword with action `report` (its argument
     names the programme, its word is one more way to start a report).
     """
-    programmes = db.scalars(
-        sa.select(m.Programme).where(m.Programme.organisation_id == organisation_id)
-    ).all()
     words = text.split()
     folded_words = [fold(word) for word in words]
-    for programme in programmes:
-        keywords = [fold(str(word)) for word in programme.keywords or []]
+    for programme_id, programme_key, folded_keywords in _programme_keywords(db, organisation_id):
+        keywords = list(folded_keywords)
         if key is not None:
-            if programme.key != key:
+            if programme_key != key:
                 continue
-            keywords.extend(fold(extra) for extra in (programme.key, word or "") if extra)
+            keywords.extend(fold(extra) for extra in (programme_key, word or "") if extra)
         for keyword in sorted(set(keywords), key=lambda k: -len(k.split())):
             size = len(keyword.split())
             if keyword and " ".join(w for w in folded_words[:size] if w) == keyword:
+                programme = db.get(m.Programme, programme_id)
+                if programme is None:
+                    return None  # deleted since the cache was filled
                 return programme, " ".join(words[size:])
     return None
+
+
+def _programme_keywords(
+    db: so.Session, organisation_id: int
+) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
+    """(id, key, folded keywords) of each programme: every message that is not a keyword
+    is tried as a report, so this is read per message and cached (storage/cache.py)."""
+
+    def load() -> tuple[tuple[int, str, tuple[str, ...]], ...]:
+        rows = db.execute(
+            sa.select(m.Programme.id, m.Programme.key, m.Programme.keywords)
+            .where(m.Programme.organisation_id == organisation_id)
+            .order_by(m.Programme.id)
+        )
+        return tuple(
+            (id_, key, tuple(fold(str(word)) for word in keywords or []))
+            for id_, key, keywords in rows
+        )
+
+    return cached(db, ("programme_keywords", organisation_id), load)
 
 
 def parse_report(

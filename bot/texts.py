@@ -98,6 +98,7 @@ MESSAGES: dict[str, str] = {
     ),
     "report.cancelled": N_("OK, that report was not recorded. Send it again any time."),
     "report.how_to": N_("To report, send {keyword} and the number, e.g. {keyword} 500."),
+    "verify.code": N_("Your Heard code is {code}. It expires in 10 minutes."),
 }
 
 

@@ -39,6 +39,7 @@ from bot.render import compose
 from bot.texts import Texts
 from storage import models as m
 from storage import queries
+from storage.cache import cached
 
 log = logging.getLogger(__name__)
 
@@ -99,24 +100,44 @@ class UssdMenu:
     # -- one hop --------------------------------------------------------------------
 
     def hop(self, hop: UssdHop) -> ussd.Screen:
+        """One transaction per hop, the engine's turn included: a handset waits on every
+        round trip, and three transactions cost three BEGINs (on SQLite three waits for
+        the write lock) and reloading the same rows each time."""
+        try:
+            return self._hop_once(hop)
+        except sa.exc.IntegrityError:
+            # The engine's own retry, for the whole hop: a racing copy of the same new
+            # participant (or session) won; everything this hop did was rolled back.
+            log.info("retrying a USSD hop that raced another for session %s", hop.session_id)
+            return self._hop_once(hop)
+
+    def _hop_once(self, hop: UssdHop) -> ussd.Screen:
         with self.db.session() as db:
             row, created = self._ussd_session(db, hop)
             if not created and row.state.get("phone") not in (None, hop.phone):
                 # A session id is the provider's and belongs to one handset.
                 return ussd.Screen(ussd.text("error", None), end=True)
+            state = dict(row.state)
             row.hops += 1
             number = row.hops
-            context = self._context(db, hop, dict(row.state))
+            context = self._context(db, hop, dict(state))
             decision = self._decide(context, created)
             if isinstance(decision, ussd.Screen):
                 self._save(row, context, hop)
                 return decision
-            organisation_id = context.organisation.id
-        inbound = self._inbound(hop, decision, number, created, organisation_id)
-        outcome = self.engine.handle(inbound)
-        with self.db.session() as db:
-            row, _ = self._ussd_session(db, hop)
-            context = self._context(db, hop, dict(row.state))
+            organisation = context.organisation
+            inbound = self._inbound(hop, decision, number, created, organisation.id)
+            outcome = self.engine.handle_in(db, inbound)
+            # The screen is drawn from the state as it was before deciding, as a fresh
+            # read after the engine's commit used to see it.
+            context = _Context(
+                db,
+                organisation,
+                _participant_after(db, outcome, organisation, hop),
+                state,
+                hop,
+                self.engine.clock.now(),
+            )
             context.replies = list(outcome.replies)
             screen = self._after_engine(context, decision, outcome, number)
             self._save(row, context, hop)
@@ -143,11 +164,9 @@ class UssdMenu:
 
     def _context(self, db: so.Session, hop: UssdHop, state: dict[str, Any]) -> _Context:
         organisation = _organisation(db, hop)
-        participant = db.scalar(
-            sa.select(m.Participant).where(
-                m.Participant.organisation_id == organisation.id, m.Participant.phone == hop.phone
-            )
-        )
+        # Locked now, not first by the engine: the engine's turn runs in this transaction
+        # and would otherwise get this (identity-mapped) object as read before the lock.
+        participant = queries.participant_for_update(db, organisation.id, hop.phone)
         return _Context(db, organisation, participant, state, hop, self.engine.clock.now())
 
     def _save(self, row: m.UssdSession, context: _Context, hop: UssdHop) -> None:
@@ -617,8 +636,31 @@ def join_word(language: str) -> str:
     return "join"
 
 
+def _participant_after(
+    db: so.Session, outcome: Outcome, organisation: m.Organisation, hop: UssdHop
+) -> m.Participant | None:
+    """The participant the engine served, if still this handset's (an erasure in this
+    very hop removed the number: then nobody, as a lookup by phone would find)."""
+    if outcome.participant_id is None:
+        return None
+    participant = db.get(m.Participant, outcome.participant_id)
+    if participant is None or participant.organisation_id != organisation.id:
+        return None
+    return participant if participant.phone == hop.phone else None
+
+
 def _organisation(db: so.Session, hop: UssdHop) -> m.Organisation:
     """The organisation whose USSD code was dialled, else the default one."""
+    organisation_id = cached(
+        db, ("ussd_organisation", hop.service_code), lambda: _organisation_id(db, hop)
+    )
+    organisation = db.get(m.Organisation, organisation_id) if organisation_id else None
+    if organisation is None:
+        raise LookupError("no organisation is configured: run `heard demo` or seed one")
+    return organisation
+
+
+def _organisation_id(db: so.Session, hop: UssdHop) -> int | None:
     if hop.service_code:
         organisation_id = db.scalar(
             sa.select(m.Channel.organisation_id).where(
@@ -627,14 +669,10 @@ def _organisation(db: so.Session, hop: UssdHop) -> m.Organisation:
                 m.Channel.active.is_(True),
             )
         )
-        if organisation_id is not None:
-            found = db.get(m.Organisation, organisation_id)
-            if found is not None:
-                return found
+        if organisation_id is not None and db.get(m.Organisation, organisation_id) is not None:
+            return organisation_id
     organisation = queries.default_organisation(db)
-    if organisation is None:
-        raise LookupError("no organisation is configured: run `heard demo` or seed one")
-    return organisation
+    return organisation.id if organisation is not None else None
 
 
 def _programmes(context: _Context) -> list[m.Programme]:

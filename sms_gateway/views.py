@@ -9,7 +9,7 @@ gets its answer fast and a slow provider API never holds a webhook open.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request
@@ -80,11 +80,43 @@ def _organisation_for(
     return queries.default_organisation(session), None
 
 
-def _require(organisation: m.Organisation | None) -> tuple[int, str]:
-    if organisation is None:
+@dataclass(frozen=True)
+class _Route:
+    """Where a webhook goes: its organisation, that organisation's region, the secret
+    its signature is checked with. Plain values, so they can be cached."""
+
+    organisation_id: int | None
+    region: str
+    secret: str
+
+
+def _route_for(provider: str, to: str | None, *, signed: bool) -> _Route:
+    """The route for a message to `to`, from the configuration cache (storage/cache.py):
+    every webhook needs it, and without the cache it cost a transaction of its own (on
+    SQLite a write lock, as transactions begin IMMEDIATE) before the engine's."""
+    services = _services()
+    key = ("webhook_route", provider, to, signed)
+
+    def load() -> _Route:
+        with services.db.session() as session:
+            organisation, channel = _organisation_for(session, provider, to)
+            return _Route(
+                organisation.id if organisation is not None else None,
+                organisation.default_region if organisation is not None else "",
+                _webhook_secret(channel, provider) if signed else "",
+            )
+
+    route = services.db.cache.get(key, load)
+    if route.organisation_id is None:
+        services.db.cache.forget(key)  # an organisation seeded elsewhere counts at once
+    return route
+
+
+def _require(route: _Route) -> tuple[int, str]:
+    if route.organisation_id is None:
         # Checked after authentication, so only the provider learns this; it retries.
         raise WebhookRejected(503, "no organisation is configured yet")
-    return organisation.id, organisation.default_region
+    return route.organisation_id, route.region
 
 
 def _webhook_secret(channel: m.Channel | None, provider: str) -> str:
@@ -134,10 +166,9 @@ def _twiml() -> Response:
 @blueprint.post("/twilio")
 def twilio_inbound():
     form = request.form.to_dict()
-    with _services().db.session() as session:
-        organisation, channel = _organisation_for(session, twilio.NAME, _to_address(form, "To"))
-    _verify_twilio(form, _webhook_secret(channel, twilio.NAME))
-    organisation_id, region = _require(organisation)
+    route = _route_for(twilio.NAME, _to_address(form, "To"), signed=True)
+    _verify_twilio(form, route.secret)
+    organisation_id, region = _require(route)
     message = twilio.parse_inbound(form, default_region=region)
     _handle(replace(message, organisation_id=organisation_id))
     return _twiml()
@@ -146,10 +177,9 @@ def twilio_inbound():
 @blueprint.post("/twilio/status")
 def twilio_status():
     form = request.form.to_dict()
-    with _services().db.session() as session:
-        # A status callback's `From` is our own number: it names the channel.
-        _, channel = _organisation_for(session, twilio.NAME, _to_address(form, "From"))
-    _verify_twilio(form, _webhook_secret(channel, twilio.NAME))
+    # A status callback's `From` is our own number: it names the channel.
+    route = _route_for(twilio.NAME, _to_address(form, "From"), signed=True)
+    _verify_twilio(form, route.secret)
     update = twilio.parse_status(form)
     _record_status(twilio.NAME, update, opted_out=twilio.is_opt_out(update.error_code))
     return _twiml()
@@ -167,9 +197,8 @@ def _verify_at() -> None:
 def africastalking_inbound():
     _verify_at()
     form = request.form.to_dict()
-    with _services().db.session() as session:
-        organisation, _ = _organisation_for(session, africastalking.NAME, _to_address(form, "to"))
-    organisation_id, region = _require(organisation)
+    route = _route_for(africastalking.NAME, _to_address(form, "to"), signed=False)
+    organisation_id, region = _require(route)
     message = africastalking.parse_inbound(form, default_region=region)
     _handle(replace(message, organisation_id=organisation_id))
     return Response("", status=200)

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.engine import make_url
 
+from storage.cache import SESSION_KEY, ConfigCache
+
 
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for plain `postgresql://` URLs (psycopg2 is not a dependency)."""
@@ -58,10 +60,15 @@ def _sqlite_begin_immediate(connection) -> None:
 class Database:
     """One engine and its session factory, shared by a process."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, cache: ConfigCache | None = None):
         self.url = normalise_url(url)
         self.engine = create_db_engine(self.url)
-        self.sessions = so.sessionmaker(self.engine, expire_on_commit=False)
+        # Sessions carry the process's configuration cache (storage/cache.py), so queries
+        # deep in a flow reach it without every signature growing a parameter.
+        self.cache = cache or ConfigCache()
+        self.sessions = so.sessionmaker(
+            self.engine, expire_on_commit=False, info={SESSION_KEY: self.cache}
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -643,3 +643,48 @@ class CommitmentStatusEvent(Base):
     source: so.Mapped[str] = so.mapped_column(sa.String(32), default="coordinator")
     note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+# --- web chat identity -------------------------------------------------------------------
+
+
+class WebIdentity(TimestampMixin, Base):
+    """A web chat visitor who proved a phone number by SMS code: their chat speaks as that
+    number's participant, so SMS and web chat share one conversation and one consent.
+
+    Kept here rather than only in the cookie so the link is recorded, and ends with the
+    participant (erasure, or a cascade)."""
+
+    __tablename__ = "web_identities"
+    __table_args__ = (
+        sa.UniqueConstraint("organisation_id", "visitor", name="uq_web_identities_visitor"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisations.id"))
+    visitor: so.Mapped[str] = so.mapped_column(sa.String(32))  # "web:<16 chars>"
+    participant_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    verified_at: so.Mapped[datetime]
+
+
+class VerificationCode(Base):
+    """A one-time code sent by SMS to a web chat visitor. Only an HMAC of the code is
+    stored; rows older than the rate-limit window are purged, as they prove nothing."""
+
+    __tablename__ = "verification_codes"
+    __table_args__ = (
+        sa.Index("ix_verification_codes_phone", "phone", "created_at"),
+        sa.Index("ix_verification_codes_visitor", "organisation_id", "visitor", "created_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisations.id"))
+    visitor: so.Mapped[str] = so.mapped_column(sa.String(32))
+    phone: so.Mapped[str] = so.mapped_column(sa.String(32))
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    expires_at: so.Mapped[datetime]
+    used_at: so.Mapped[datetime | None]

@@ -6,13 +6,17 @@ may be read or written (organisation scoping, de-duplication, locking) lives in 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from types import MappingProxyType
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import models as m
+from storage.cache import cached
 
 
 def default_organisation(session: so.Session) -> m.Organisation | None:
@@ -60,23 +64,28 @@ def get_or_create_participant(
     return participant, True
 
 
-def record_inbound(session: so.Session, row: m.InboundMessage) -> bool:
-    """Store an inbound message; False when the provider already delivered it."""
-    if row.provider_message_id:
-        exists = session.scalar(
-            sa.select(m.InboundMessage.id).where(
-                m.InboundMessage.provider == row.provider,
-                m.InboundMessage.provider_message_id == row.provider_message_id,
-            )
-        )
-        if exists is not None:
-            return False
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except sa.exc.IntegrityError:
-        return False  # the racing copy won; it answers
-    return True
+def insert_for(session: so.Session, model: type) -> Any:
+    """The dialect's INSERT for `model`, which knows `ON CONFLICT DO NOTHING` (PostgreSQL
+    and SQLite both do; plain `sa.insert` does not)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+def record_inbound(session: so.Session, values: dict[str, Any]) -> int | None:
+    """Store an inbound message; its id, or None when the provider already delivered it.
+
+    One statement: the unique (provider, provider_message_id) decides, so a duplicate
+    costs no SELECT first and no savepoint, and a racing copy waits for the winner's
+    commit and then inserts nothing.
+    """
+    statement = (
+        insert_for(session, m.InboundMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
+        .returning(m.InboundMessage.id)
+    )
+    return session.scalar(statement)
 
 
 def active_session(session: so.Session, participant_id: int) -> m.ConversationSession | None:
@@ -112,13 +121,18 @@ def cancel_sessions(session: so.Session, participant_id: int, now: datetime) -> 
     return result.rowcount or 0
 
 
-def text_overrides(session: so.Session, organisation_id: int) -> dict[tuple[str, str], str]:
-    rows = session.execute(
-        sa.select(m.TextOverride.language, m.TextOverride.msgid, m.TextOverride.text).where(
-            m.TextOverride.organisation_id == organisation_id
+def text_overrides(session: so.Session, organisation_id: int) -> Mapping[tuple[str, str], str]:
+    """An organisation's own wordings; cached (storage/cache.py), hence read-only."""
+
+    def load() -> Mapping[tuple[str, str], str]:
+        rows = session.execute(
+            sa.select(m.TextOverride.language, m.TextOverride.msgid, m.TextOverride.text).where(
+                m.TextOverride.organisation_id == organisation_id
+            )
         )
-    )
-    return {(language, msgid): text for language, msgid, text in rows}
+        return MappingProxyType({(language, msgid): text for language, msgid, text in rows})
+
+    return cached(session, ("text_overrides", organisation_id), load)
 
 
 def custom_keywords(session: so.Session, organisation_id: int) -> dict[str, tuple[str, str]]:
@@ -154,13 +168,19 @@ def record_status(
 
 
 def add_outbound(session: so.Session, rows: Iterable[m.OutboundMessage]) -> list[m.OutboundMessage]:
+    """Queue outbox rows, each with its "created" status event.
+
+    The events go in one executemany rather than one INSERT (and round trip) each.
+    """
     rows = list(rows)
     session.add_all(rows)
     session.flush()
-    for row in rows:
-        session.add(
-            m.MessageStatusEvent(outbound_message_id=row.id, status=row.status, detail="created")
-        )
+    if not rows:
+        return rows
+    session.execute(
+        sa.insert(m.MessageStatusEvent),
+        [{"outbound_message_id": row.id, "status": row.status, "detail": "created"} for row in rows],
+    )
     return rows
 
 

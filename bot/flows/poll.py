@@ -6,14 +6,13 @@ is spoken over SMS, WhatsApp or USSD.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from bot.flows import answers as answer_rules
 from bot.flows.poll_format import PollDefinition, QuestionDef, localised, should_ask
 from bot.flows.runtime import Turn, finish, register
 from bot.polls import definition_of
 from nlu.interpretation import ChoiceOption
 from storage import models as m
+from storage import queries
 
 MAX_REASKS = 2
 
@@ -125,25 +124,23 @@ class PollFlow:
         raw_text: str,
         status: str,
     ) -> None:
-        exists = turn.db.scalar(
-            sa.select(m.Answer.id).where(
-                m.Answer.session_id == session.id, m.Answer.question_key == question.key
+        # One statement: the unique (session, question) keeps the first answer, as a
+        # SELECT-then-INSERT did in two round trips.
+        turn.db.execute(
+            queries.insert_for(turn.db, m.Answer)
+            .values(
+                session_id=session.id,
+                participant_id=turn.participant.id,
+                poll_version_id=session.poll_version_id,
+                question_key=question.key,
+                value=value,
+                status=status,
+                raw_text=raw_text[:2000],
+                language=turn.language,
+                created_at=turn.now,
             )
+            .on_conflict_do_nothing(index_elements=["session_id", "question_key"])
         )
-        if exists is None:
-            turn.db.add(
-                m.Answer(
-                    session_id=session.id,
-                    participant_id=turn.participant.id,
-                    poll_version_id=session.poll_version_id,
-                    question_key=question.key,
-                    value=value,
-                    status=status,
-                    raw_text=raw_text[:2000],
-                    language=turn.language,
-                    created_at=turn.now,
-                )
-            )
         state = dict(session.state)
         if status == "answered":
             state["answers"] = {**state.get("answers", {}), question.key: value}

@@ -123,24 +123,27 @@ def finish(
 ) -> None:
     """Close a session and (unless the caller decides what comes next) let the next queued
     one speak."""
+    # At most one session is active (a unique index): closing it leaves none, so the
+    # next one need not look for one.
+    was_active = session.status == "active"
     session.status = status
     session.completed_at = turn.now
     session.updated_at = turn.now
     turn.db.flush()
     if resume:
-        resume_next(turn)
+        resume_next(turn, known_idle=was_active)
 
 
-def resume_next(turn: Turn) -> m.ConversationSession | None:
+def resume_next(turn: Turn, *, known_idle: bool = False) -> m.ConversationSession | None:
     """Activate the oldest queued session the participant may be in now.
 
     Polls wait while consent is missing or outdated (they stay queued, not cancelled);
-    consent and keyword flows do not.
+    consent and keyword flows do not. `known_idle`: the caller knows no session is active.
     """
     participant = turn.participant
     if participant.status in ("opted_out", "erased"):
         return None
-    if queries.active_session(turn.db, participant.id) is not None:
+    if not known_idle and queries.active_session(turn.db, participant.id) is not None:
         return None
     consented = has_current_consent(participant, turn.organisation)
     queued = [

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:17:32.488184
+Create Date: 2026-11-25 23:49:36.561939
 """
 
 from __future__ import annotations
@@ -210,6 +210,32 @@ def upgrade() -> None:
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
     op.create_table(
+        "verification_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("visitor", sa.String(length=32), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("used_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_verification_codes_organisation_id_organisations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_verification_codes")),
+    )
+    with op.batch_alter_table("verification_codes", schema=None) as batch_op:
+        batch_op.create_index("ix_verification_codes_phone", ["phone", "created_at"], unique=False)
+        batch_op.create_index(
+            "ix_verification_codes_visitor",
+            ["organisation_id", "visitor", "created_at"],
+            unique=False,
+        )
+
+    op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -414,6 +440,33 @@ def upgrade() -> None:
             "provider_session_id", name=op.f("uq_ussd_sessions_provider_session_id")
         ),
     )
+    op.create_table(
+        "web_identities",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("visitor", sa.String(length=32), nullable=False),
+        sa.Column("participant_id", sa.Integer(), nullable=False),
+        sa.Column("verified_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_web_identities_organisation_id_organisations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participants.id"],
+            name=op.f("fk_web_identities_participant_id_participants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_identities")),
+        sa.UniqueConstraint("organisation_id", "visitor", name="uq_web_identities_visitor"),
+    )
+    with op.batch_alter_table("web_identities", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_web_identities_participant_id"), ["participant_id"], unique=False
+        )
+
     op.create_table(
         "commitment_status_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -820,6 +873,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_commitment_status_events_commitment_id"))
 
     op.drop_table("commitment_status_events")
+    with op.batch_alter_table("web_identities", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_identities_participant_id"))
+
+    op.drop_table("web_identities")
     op.drop_table("ussd_sessions")
     op.drop_table("poll_versions")
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
@@ -841,6 +898,11 @@ def downgrade() -> None:
 
     op.drop_table("audit_events")
     op.drop_table("api_tokens")
+    with op.batch_alter_table("verification_codes", schema=None) as batch_op:
+        batch_op.drop_index("ix_verification_codes_visitor")
+        batch_op.drop_index("ix_verification_codes_phone")
+
+    op.drop_table("verification_codes")
     op.drop_table("users")
     op.drop_table("text_overrides")
     op.drop_table("programmes")
