@@ -2,8 +2,9 @@
 
 
 def init_app(app) -> None:
-    from admin import auth, simulator, views
+    from admin import auth, i18n, simulator, views
 
+    i18n.init_app(app)
     auth.init_app(app)
     _init_people(app)
     app.register_blueprint(views.blueprint)

@@ -33,6 +33,7 @@ class PanelUser(UserMixin):
         self.name = user.name
         self.role = user.role
         self.organisation_id = user.organisation_id
+        self.language = user.language
 
     def get_id(self) -> str:
         return str(self.id)

@@ -104,20 +104,30 @@ class Engine:
         with self.db.session() as db:
             return self.handle_in(db, message)
 
-    def handle_in(self, db: so.Session, message: InboundMessage) -> Outcome:
+    def handle_in(
+        self, db: so.Session, message: InboundMessage, *, participant: m.Participant | None = None
+    ) -> Outcome:
         """Handle one message in the caller's transaction (a USSD hop draws its screen in
-        the same one); the caller commits, and retries on IntegrityError if it wants."""
+        the same one); the caller commits, and retries on IntegrityError if it wants.
+
+        `participant`: the sender, already loaded and row-locked in `db` by the caller.
+        """
         # PostgreSQL text cannot hold NUL, and no phone means one.
         text = message.text.replace("\x00", "")
         organisation = self._organisation(db, message)
         now = self.clock.now()
-        participant, _ = queries.get_or_create_participant(
-            db,
-            organisation,
-            message.sender,
-            channel=_reply_channel(message.channel),
-            provider=message.provider,
-        )
+        if (
+            participant is None
+            or participant.organisation_id != organisation.id
+            or participant.phone != message.sender
+        ):
+            participant, _ = queries.get_or_create_participant(
+                db,
+                organisation,
+                message.sender,
+                channel=_reply_channel(message.channel),
+                provider=message.provider,
+            )
         language_before = participant.language
         inbound_id = queries.record_inbound(
             db,

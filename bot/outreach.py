@@ -282,7 +282,7 @@ class _BulkWriter:
             "reminders_sent",
         ]  # fmt: skip
         table = insert_ignoring_conflicts(self.db, session.__table__)
-        return self.db.execute(table.from_select(columns, select)).rowcount
+        return _inserted(self.db, table.from_select(columns, select))
 
     def _new_active(self, part: audiences.IdRange) -> list[sa.ColumnElement[bool]]:
         session = m.ConversationSession
@@ -336,7 +336,7 @@ class _BulkWriter:
             "next_attempt_at", "launch_id", "session_id", "created_at", "updated_at",
         ]  # fmt: skip
         mark = self.db.scalar(sa.select(sa.func.coalesce(sa.func.max(outbox.id), 0)))
-        started = self.db.execute(sa.insert(outbox).from_select(columns, select)).rowcount
+        started = _inserted(self.db, sa.insert(outbox).from_select(columns, select))
         events = sa.select(
             outbox.id,
             sa.literal("queued"),
@@ -353,6 +353,12 @@ class _BulkWriter:
             )
         )
         return started
+
+
+def _inserted(db: so.Session, statement: sa.Insert) -> int:
+    """Rows an INSERT ... SELECT wrote. SQLAlchemy 2.1 keeps `rowcount` for INSERT only
+    when asked (psycopg reports -1 otherwise)."""
+    return db.execute(statement.execution_options(preserve_rowcount=True)).rowcount
 
 
 def _pick(key: sa.ColumnElement[Any], values: Mapping[str, Any], type_) -> sa.ColumnElement[Any]:

@@ -13,6 +13,7 @@ import sqlalchemy.orm as so
 
 from bot.flows.poll_format import ChoiceDef, PollDefinition, QuestionDef
 from storage import models as m
+from storage.cache import cached
 
 
 def save_poll(
@@ -94,10 +95,7 @@ def definition_of(session: so.Session, poll_version_id: int) -> PollDefinition:
     (id, created_at) names one content; reading it is one primary-key lookup, which the
     session's identity map often answers without the database.
     """
-    version = session.get(m.PollVersion, poll_version_id)
-    if version is None:
-        raise LookupError(f"poll version {poll_version_id} does not exist")
-    key = (poll_version_id, version.created_at)
+    key = (poll_version_id, _created_at(session, poll_version_id))
     found = _DEFINITIONS.get(key)
     if found is None:
         found = _build(session, poll_version_id)
@@ -105,6 +103,25 @@ def definition_of(session: so.Session, poll_version_id: int) -> PollDefinition:
             _DEFINITIONS.clear()  # rare: a process serving thousands of versions at once
         _DEFINITIONS[key] = found
     return found
+
+
+def _created_at(session: so.Session, poll_version_id: int) -> datetime:
+    """The version's creation time; for a launched version (immutable, and the kind a
+    launch's thousands of replies ask about) kept in the configuration cache."""
+
+    def load() -> datetime | None:
+        version = session.get(m.PollVersion, poll_version_id)
+        if version is None:
+            raise LookupError(f"poll version {poll_version_id} does not exist")
+        return version.created_at if version.launched_at is not None else None
+
+    launched = cached(session, ("launched_poll_version", poll_version_id), load)
+    if launched is not None:
+        return launched
+    version = session.get(m.PollVersion, poll_version_id)  # from the identity map, or one read
+    if version is None:
+        raise LookupError(f"poll version {poll_version_id} does not exist")
+    return version.created_at
 
 
 # Immutable values keyed by immutable content: shared by every Database in the process.

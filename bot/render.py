@@ -7,6 +7,7 @@ text is sanitised first and the encoding and segment count are stored on the row
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from bot.flows.runtime import Turn
 from bot.messages import Reply
@@ -16,7 +17,14 @@ from storage import models as m
 
 def compose(reply: Reply) -> tuple[str, str, int]:
     """The text as it will be sent, its encoding and its segment count."""
-    text = sanitise(reply.text)
+    return _compose(reply.text)
+
+
+@lru_cache(maxsize=4096)
+def _compose(text: str) -> tuple[str, str, int]:
+    # Measuring encodes every character through the GSM-7 codec: a few milliseconds a
+    # reply, and most replies are the same few prompts and thank-yous over and over.
+    text = sanitise(text)
     info = measure(text)
     return text, info.encoding, info.segments
 

@@ -118,16 +118,16 @@ class UssdMenu:
                 # A session id is the provider's and belongs to one handset.
                 return ussd.Screen(ussd.text("error", None), end=True)
             state = dict(row.state)
-            row.hops += 1
-            number = row.hops
+            # Counted in `_save`, so the row is written once per hop, not twice.
+            number = row.hops + 1
             context = self._context(db, hop, dict(state))
             decision = self._decide(context, created)
             if isinstance(decision, ussd.Screen):
-                self._save(row, context, hop)
+                self._save(row, context, hop, number)
                 return decision
             organisation = context.organisation
             inbound = self._inbound(hop, decision, number, created, organisation.id)
-            outcome = self.engine.handle_in(db, inbound)
+            outcome = self.engine.handle_in(db, inbound, participant=context.participant)
             # The screen is drawn from the state as it was before deciding, as a fresh
             # read after the engine's commit used to see it.
             context = _Context(
@@ -140,7 +140,7 @@ class UssdMenu:
             )
             context.replies = list(outcome.replies)
             screen = self._after_engine(context, decision, outcome, number)
-            self._save(row, context, hop)
+            self._save(row, context, hop, number)
             return screen
 
     def _ussd_session(self, db: so.Session, hop: UssdHop) -> tuple[m.UssdSession, bool]:
@@ -169,7 +169,8 @@ class UssdMenu:
         participant = queries.participant_for_update(db, organisation.id, hop.phone)
         return _Context(db, organisation, participant, state, hop, self.engine.clock.now())
 
-    def _save(self, row: m.UssdSession, context: _Context, hop: UssdHop) -> None:
+    def _save(self, row: m.UssdSession, context: _Context, hop: UssdHop, hops: int) -> None:
+        row.hops = hops
         context.state["consumed"] = hop.text
         context.state["phone"] = hop.phone
         row.state = dict(context.state)

@@ -8,8 +8,8 @@ trailing `*` makes an entry a word stem ("unsubscrib*" matches "unsubscribed").
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from nlu.normalise import light_tokens, tokens
 
@@ -1304,9 +1304,12 @@ def wishes_to_stop(words: tuple[str, ...]) -> bool:
     return any(w in MESSAGE_WORDS for w in words) and any(w in NEGATED_WANT for w in words)
 
 
-@dataclass(frozen=True)
-class Match:
-    """A lexicon phrase found in a reply: where, how long, and what it says."""
+class Match(NamedTuple):
+    """A lexicon phrase found in a reply: where, how long, and what it says.
+
+    A named tuple, not a frozen dataclass: several are built per reply on the hot path and
+    a tuple is built several times faster.
+    """
 
     start: int
     length: int
@@ -1364,6 +1367,8 @@ def _build() -> tuple[dict, dict, dict, dict, dict]:
 
 _PHRASES, _STEMS, _KEYWORDS, _VOCABULARY, _AMBIGUOUS = _build()
 _MIN_STEM = min((len(s) for s in _STEMS), default=3)
+# No keyword is longer than this many words: longer replies skip the look-ups.
+_KEYWORD_WORDS = max((len(k.split()) for k in _KEYWORDS), default=0)
 
 
 def add_vocabulary(language: str, words: tuple[str, ...] | list[str]) -> None:
@@ -1378,10 +1383,16 @@ def keyword_intent(text: str) -> str | None:
     """ "stop", "start" or "help" when the whole reply is one keyword, else None."""
     if not isinstance(text, str) or len(text) > 60:
         return None
-    exact = _KEYWORDS.get(" ".join(light_tokens(text)))
+    return keyword_of(text, tokens(text), light_tokens(text))
+
+
+def keyword_of(text: str, words: tuple[str, ...], light: tuple[str, ...]) -> str | None:
+    """`keyword_intent` on words the caller has already folded (the interpreter's hot path)."""
+    if len(text) > 60 or (len(words) > _KEYWORD_WORDS and len(light) > _KEYWORD_WORDS):
+        return None
+    exact = _KEYWORDS.get(" ".join(light))
     if exact is not None:
         return exact
-    words = tokens(text)
     if words in _AMBIGUOUS:
         # "Đúng" folds to the same letters as "dừng": without its own accents it is no keyword.
         return None
@@ -1408,8 +1419,11 @@ def _resolve(words: tuple[str, ...], light: tuple[str, ...], intent: str) -> boo
 @lru_cache(maxsize=65536)
 def find_phrases(text: str) -> tuple[Match, ...]:
     """Every lexicon phrase in the reply, longest first at each position (no overlap)."""
-    words = tokens(text)
-    light = light_tokens(text)
+    return phrases_in(tokens(text), light_tokens(text))
+
+
+def phrases_in(words: tuple[str, ...], light: tuple[str, ...]) -> tuple[Match, ...]:
+    """`find_phrases` on words the caller has already folded."""
     aligned = len(light) == len(words)
     found: list[Match] = []
     i = 0

@@ -63,16 +63,33 @@ for _zero in (0x0660, 0x06F0, 0x0966, 0x09E6, 0xFF10):
         _DIGITS[_zero + _i] = str(_i)
 _DIGIT_TABLE = str.maketrans(_DIGITS)
 
+# Everything applied after the marks are stripped, as one table: one pass instead of four.
+# The tables share no keys and none maps onto another's key, so the order never mattered.
+_AFTER_MARKS = str.maketrans(
+    {**_ARABIC, **_INDIC, **_DIGITS, **{ord(a): None for a in "'’ʼ‘`´"}}
+)
+
+# Most replies are plain ASCII: folding them is one C-level bytes.translate (lower-case;
+# anything but a letter, digit or "_" becomes a space; apostrophes vanish) and a split.
+_ASCII_FOLD = bytes(
+    ord(chr(c).lower()) if chr(c).isalnum() or chr(c) == "_" else ord(" ") for c in range(256)
+)
+_ASCII_APOSTROPHES = b"'`"
+# A Latin letter (as `_strip_latin_marks` counts them) directly followed by anything else.
+_LATIN_THEN_OTHER = re.compile("[\x00-\u024f][^\x00-\u024f]")
+# The usual accents: U+0300-U+036F are all combining except the grapheme joiner U+034F.
+_LATIN_ACCENTS = re.compile("(?<=[\x00-\u024f])[\u0300-\u034e\u0350-\u036f]+")
+
 
 def ascii_digits(text: str) -> str:
     """Arabic-Indic, Persian, Devanagari, Bengali and full-width digits become 0-9."""
     return text.translate(_DIGIT_TABLE)
 
 
-def _strip_latin_marks(text: str) -> str:
+def _strip_marks_slowly(nfd: str) -> str:
     out: list[str] = []
     previous_latin = False
-    for ch in unicodedata.normalize("NFD", text):
+    for ch in nfd:
         if unicodedata.combining(ch):
             if previous_latin:
                 continue
@@ -80,29 +97,58 @@ def _strip_latin_marks(text: str) -> str:
             continue
         previous_latin = ch < "\u0250"
         out.append(ch)
-    return unicodedata.normalize("NFC", "".join(out))
+    return "".join(out)
+
+
+def _strip_latin_marks(text: str) -> str:
+    """Drop combining marks after Latin letters only (Indic vowel signs carry meaning).
+
+    A regex drops the usual accents; the per-character walk runs only when some other
+    combining mark still follows a Latin letter, which ordinary replies never have.
+    """
+    nfd = unicodedata.normalize("NFD", text)
+    stripped = _LATIN_ACCENTS.sub("", nfd)
+    for match in _LATIN_THEN_OTHER.finditer(stripped):
+        if unicodedata.combining(match.group()[1]):
+            stripped = _strip_marks_slowly(nfd)
+            break
+    return unicodedata.normalize("NFC", stripped)
+
+
+def _fold_words(text: str) -> str:
+    """`fold` before spaces are squeezed, with "_" still a word character."""
+    if not text.isascii():
+        text = text.casefold().translate(_LATIN_EXTRA)
+        if not text.isascii():
+            return _SEPARATORS.sub(" ", _strip_latin_marks(text).translate(_AFTER_MARKS))
+    return text.encode().translate(_ASCII_FOLD, _ASCII_APOSTROPHES).decode()
 
 
 @lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower-case, accent-free, punctuation-free text with single spaces and ASCII digits."""
-    text = text.casefold().translate(_LATIN_EXTRA)
-    if not text.isascii():
-        text = _strip_latin_marks(text).translate(_ARABIC).translate(_INDIC)
-        text = ascii_digits(text)
-    text = _APOSTROPHES.sub("", text)
-    return " ".join(_SEPARATORS.sub(" ", text).split())
+    return " ".join(_fold_words(text).split())
 
+
+def split_words(text: str) -> tuple[str, ...]:
+    """`tokens` without the cache, for callers that keep their own cache per reply."""
+    return tuple(_fold_words(text).replace("_", " ").split())
+
+
+def split_light_words(text: str) -> tuple[str, ...]:
+    """`light_tokens` without the cache; for ASCII replies it equals `split_words`."""
+    if text.isascii():
+        return split_words(text)
+    text = unicodedata.normalize("NFC", text.casefold()).translate(_AFTER_MARKS)
+    return tuple(_SEPARATORS.sub(" ", text).replace("_", " ").split())
 
 @lru_cache(maxsize=65536)
 def tokens(text: str) -> tuple[str, ...]:
     """Folded words; underscores count as separators too."""
-    return tuple(fold(text).replace("_", " ").split())
+    return split_words(text)
 
 
 @lru_cache(maxsize=65536)
 def light_tokens(text: str) -> tuple[str, ...]:
     """Words folded for case and punctuation only, keeping accents that change meaning."""
-    text = ascii_digits(unicodedata.normalize("NFC", text.casefold()))
-    text = _APOSTROPHES.sub("", text.translate(_ARABIC).translate(_INDIC))
-    return tuple(_SEPARATORS.sub(" ", text).replace("_", " ").split())
+    return split_light_words(text)

@@ -179,7 +179,10 @@ def add_outbound(session: so.Session, rows: Iterable[m.OutboundMessage]) -> list
         return rows
     session.execute(
         sa.insert(m.MessageStatusEvent),
-        [{"outbound_message_id": row.id, "status": row.status, "detail": "created"} for row in rows],
+        [
+            {"outbound_message_id": row.id, "status": row.status, "detail": "created"}
+            for row in rows
+        ],
     )
     return rows
 
