@@ -2,7 +2,7 @@
 
 
 def init_app(app) -> None:
-    from admin import auth, i18n, simulator, views
+    from admin import auth, i18n, simulator, texts, views
 
     i18n.init_app(app)
     auth.init_app(app)
@@ -11,6 +11,7 @@ def init_app(app) -> None:
     app.register_blueprint(simulator.blueprint)
     _init_polls(app)
     _init_commitments(app)
+    app.register_blueprint(texts.blueprint)  # the organisation's wording of system messages
 
 
 def _init_polls(app) -> None:

@@ -17,6 +17,7 @@ import sqlalchemy.orm as so
 from flask import abort, g, jsonify, render_template, request
 from flask_login import current_user, login_required
 
+from admin.i18n import N_, gettext
 from bot.phone import mask_number
 
 OWNER, COORDINATOR, ANALYST = "owner", "coordinator", "analyst"
@@ -88,16 +89,18 @@ def shown_number(phone: str | None) -> str:
     return phone if has_role(COORDINATOR) else mask_number(phone)
 
 
+# Marked with N_, translated only for people: API clients get the English text, which
+# their code may match on.
 _MESSAGES = {
-    400: "The request could not be understood (a form may have expired: reload and retry).",
-    401: "Please log in.",
-    403: "Your role does not allow this.",
-    404: "Not found.",
-    405: "Method not allowed.",
-    413: "The upload is too large.",
-    422: "The data is not valid.",
-    429: "Too many attempts: wait a few minutes and try again.",
-    500: "Something went wrong on our side; nothing you entered was lost.",
+    400: N_("The request could not be understood (a form may have expired: reload and retry)."),
+    401: N_("Please log in."),
+    403: N_("Your role does not allow this."),
+    404: N_("Not found."),
+    405: N_("Method not allowed."),
+    413: N_("The upload is too large."),
+    422: N_("The data is not valid."),
+    429: N_("Too many attempts: wait a few minutes and try again."),
+    500: N_("Something went wrong on our side; nothing you entered was lost."),
 }
 
 
@@ -113,6 +116,8 @@ def _error(error) -> Any:
         if isinstance(description, str) and code not in (404, 500):
             message = description
         return jsonify({"error": message}), code
+    if code in _MESSAGES:
+        message = gettext(message)
     return render_template("error.html", code=code, message=message), code
 
 

@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from admin.i18n import _, _l
 from storage import models as m
 from storage.queries import audit
 
@@ -76,8 +77,8 @@ def load_user(user_id: str) -> PanelUser | None:
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
 # Password guessing: after this many failures for one email from one address within the
@@ -111,7 +112,7 @@ def login():
         now = services.clock.now()
         with services.db.session() as session:
             if _too_many_failures(session, key, now):
-                flash("Too many failed attempts: wait 15 minutes and try again.")
+                flash(_("Too many failed attempts: wait 15 minutes and try again."))
                 return render_template("login.html", form=form), 429
             user = session.scalar(sa.select(m.User).where(m.User.email == email))
             if user and user.active and check_password_hash(user.password_hash, form.password.data):
@@ -133,7 +134,7 @@ def login():
                     created_at=now,
                 )
             )
-        flash("Wrong email or password.")
+        flash(_("Wrong email or password."))
     return render_template("login.html", form=form), 200 if request.method == "GET" else 401
 
 

@@ -15,6 +15,7 @@ from wtforms import PasswordField, SelectChoice, SelectField, StringField, TextA
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from admin.access import COORDINATOR, current_organisation_id, get_owned, role_required
+from admin.i18n import _, _l, ngettext
 from bot.phone import InvalidNumber, normalise_number
 from bot.segments import measure
 from storage import models as m
@@ -35,28 +36,28 @@ SECRET_FIELD = {"twilio": "auth_token", "africastalking": "api_key"}
 
 
 class ChannelForm(FlaskForm):
-    provider = SelectField("Provider", choices=PROVIDERS)
-    kind = SelectField("Kind", choices=KINDS)
+    provider = SelectField(_l("Provider"), choices=PROVIDERS)
+    kind = SelectField(_l("Kind"), choices=KINDS)
     address = StringField(
-        "Number, shortcode, sender id or USSD code",
+        _l("Number, shortcode, sender id or USSD code"),
         validators=[
             DataRequired(),
             Length(max=64),
-            Regexp(r"^[\w+*#:. -]+$", message="Letters, digits, + * # only."),
+            Regexp(r"^[\w+*#:. -]+$", message=_l("Letters, digits, + * # only.")),
         ],
     )
-    account = StringField("Account SID / username", validators=[Optional(), Length(max=100)])
+    account = StringField(_l("Account SID / username"), validators=[Optional(), Length(max=100)])
     secret = PasswordField(
-        "Auth token / API key (stored encrypted, never shown again)",
+        _l("Auth token / API key (stored encrypted, never shown again)"),
         validators=[Optional(), Length(max=200)],
     )
 
 
 class TestMessageForm(FlaskForm):
     __test__ = False  # not a pytest class
-    phone = StringField("Send to number", validators=[DataRequired(), Length(max=40)])
+    phone = StringField(_l("Send to number"), validators=[DataRequired(), Length(max=40)])
     text = TextAreaField(
-        "Text", validators=[DataRequired(), Length(max=480)], default="Test message from Heard."
+        _l("Text"), validators=[DataRequired(), Length(max=480)], default="Test message from Heard."
     )
 
 
@@ -126,7 +127,7 @@ def _create(form: ChannelForm) -> int:
             action="channel.create",
             target=f"{channel.provider}:{channel.address}",
         )
-    flash(f"Channel {address} added.")
+    flash(_("Channel %(address)s added.", address=address))
     return 201
 
 
@@ -156,13 +157,13 @@ def test_message(channel_id: int):
     with _services().db.session() as session:
         channel = get_owned(session, m.Channel, channel_id)
         if not form.validate_on_submit():
-            flash("Give a number and a text.")
+            flash(_("Give a number and a text."))
             return redirect(url_for(".index")), 303
         organisation = session.get(m.Organisation, channel.organisation_id)
         try:
             to = normalise_number(form.phone.data, organisation.default_region)
         except InvalidNumber as error:
-            flash(f"Invalid number: {error.reason}.")
+            flash(_("Invalid number: %(reason)s.", reason=error.reason))
             return redirect(url_for(".index")), 303
         info = measure(form.text.data)
         add_outbound(
@@ -190,7 +191,11 @@ def test_message(channel_id: int):
             target=f"{channel.provider}:{channel.address}",
         )
     flash(
-        f"Test message queued ({info.segments} segment{'s' if info.segments > 1 else ''}, "
-        f"{info.encoding})."
+        ngettext(
+            "Test message queued (%(num)d segment, %(encoding)s).",
+            "Test message queued (%(num)d segments, %(encoding)s).",
+            info.segments,
+            encoding=info.encoding,
+        )
     )
     return redirect(url_for(".index")), 303

@@ -25,7 +25,7 @@ extension directly.
 
 Extracting after changing a string (from the repository root)::
 
-    pybabel extract -F admin/babel.cfg -k lazy_gettext -k _l -o admin/locale/admin.pot .
+    pybabel extract -F admin/babel.cfg -k lazy_gettext -k _l -k N_ -o admin/locale/admin.pot .
     pybabel update -D admin -i admin/locale/admin.pot -d admin/locale --previous
 """
 
@@ -103,9 +103,11 @@ def current_language() -> str:
 
 
 def gettext(message: str, **variables: object) -> str:
-    """Translate `message`; `%(name)s` placeholders are filled from `variables`."""
-    text = translations(current_language()).gettext(message)
-    return text % variables if variables else text
+    """Translate `message` and fill its `%(name)s` placeholders from `variables`.
+
+    Always formatted, even without variables, as Jinja's newstyle gettext does in the
+    templates: one rule for every msgid of the panel, a literal percent sign is `%%`."""
+    return translations(current_language()).gettext(message) % variables
 
 
 def ngettext(singular: str, plural: str, num: int, **variables: object) -> str:
@@ -115,6 +117,12 @@ def ngettext(singular: str, plural: str, num: int, **variables: object) -> str:
 
 
 _ = gettext
+
+
+def N_(message: str) -> str:
+    """Marks a msgid for extraction where it must stay English (API errors) until a page
+    for people translates it."""
+    return message
 
 
 def lazy_gettext(message: str, **variables: object) -> LazyProxy:

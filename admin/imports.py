@@ -30,6 +30,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
 from admin.access import COORDINATOR, current_organisation_id, get_owned, role_required
+from admin.i18n import _, _l
 from bot.clock import Clock
 from bot.phone import InvalidNumber, normalise_number
 from storage import models as m
@@ -273,7 +274,7 @@ def start_import(job_id: int) -> threading.Thread:
 
 
 class UploadForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired()])
+    file = FileField(_l("CSV file"), validators=[FileRequired()])
 
 
 class StartForm(FlaskForm):
@@ -331,7 +332,7 @@ def start(job_id: int):
     with _db().session() as session:
         job = get_owned(session, m.ImportJob, job_id)
         if not form.validate_on_submit() or job.status != "preview":
-            flash("This import was already started.")
+            flash(_("This import was already started."))
             return redirect(url_for(".show", job_id=job_id))
         job.status = "running"
         job.started_at = current_app.extensions["heard"].clock.now()

@@ -28,6 +28,7 @@ from flask import (
 from flask_login import current_user
 
 from admin.access import ANALYST, COORDINATOR, get_owned, role_required
+from admin.i18n import ngettext
 from admin.polls import latest, poll_or_404
 from bot.audience import PROFILE_FILTERS, AudienceError
 from storage import models as m
@@ -310,5 +311,14 @@ def pause_or_resume(launch_id: int, action: str):
             target=f"launch:{launch_id}",
             detail={"messages": moved},
         )
-    flash(f"Launch {'paused' if action == 'pause' else 'resumed'} ({moved} messages).")
+    if action == "pause":
+        flash(
+            ngettext("Launch paused (%(num)d message).", "Launch paused (%(num)d messages).", moved)
+        )
+    else:
+        flash(
+            ngettext(
+                "Launch resumed (%(num)d message).", "Launch resumed (%(num)d messages).", moved
+            )
+        )
     return redirect(url_for("launches.show", launch_id=launch_id))

@@ -33,6 +33,7 @@ from admin.access import (
     has_role,
     role_required,
 )
+from admin.i18n import _, _l
 from bot.phone import InvalidNumber, normalise_number
 from storage import models as m
 from storage.queries import audit
@@ -182,12 +183,12 @@ def detail(participant_id: int):
 def erase(participant_id: int):
     form = EraseForm()
     if not form.validate_on_submit():
-        flash("The form expired; please try again.")
+        flash(_("The form expired; please try again."))
         return redirect(url_for(".detail", participant_id=participant_id))
     try:
         from bot.erasure import erase_participant
     except ImportError:
-        flash("Erasure is not available in this installation yet; nothing was changed.")
+        flash(_("Erasure is not available in this installation yet; nothing was changed."))
         return redirect(url_for(".detail", participant_id=participant_id)), 503
     now = current_app.extensions["heard"].clock.now()
     with _db().session() as session:
@@ -200,7 +201,7 @@ def erase(participant_id: int):
             action="participant.erase",
             target=participant.pseudonym,
         )
-    flash("The participant's personal data was erased.")
+    flash(_("The participant's personal data was erased."))
     return redirect(url_for(".detail", participant_id=participant_id))
 
 
@@ -208,16 +209,16 @@ def erase(participant_id: int):
 
 
 class GroupForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    kind = StringField("Kind (e.g. women's group)", validators=[Length(max=64)])
-    village = StringField("Village", validators=[Length(max=200)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    kind = StringField(_l("Kind (e.g. women's group)"), validators=[Length(max=64)])
+    village = StringField(_l("Village"), validators=[Length(max=200)])
 
 
 class MemberForm(FlaskForm):
-    phone = StringField("Phone number", validators=[DataRequired(), Length(max=40)])
+    phone = StringField(_l("Phone number"), validators=[DataRequired(), Length(max=40)])
     action = SelectField(
-        "Action",
-        choices=[SelectChoice("add", "Add"), SelectChoice("remove", "Remove")],
+        _l("Action"),
+        choices=[SelectChoice("add", _l("Add")), SelectChoice("remove", _l("Remove"))],
         default="add",
     )
 
@@ -268,9 +269,9 @@ def groups():
                     form.village.data or "",
                 )
             if group is not None:
-                flash(f"Group {group.name} created.")
+                flash(_("Group %(name)s created.", name=group.name))
                 return redirect(url_for(".group", group_id=group.id))
-            form.name.errors.append("A group with this name already exists.")
+            form.name.errors.append(_("A group with this name already exists."))
         status = 400
     with _db().session() as session:
         rows = [(g, member_count(session, g.id)) for g in _groups(session, organisation_id)]
@@ -327,11 +328,11 @@ def _change_member(session: so.Session, group: m.Group, form: MemberForm) -> int
                     members.c.group_id == group.id, members.c.participant_id == participant.id
                 )
             )
-        flash("Removed from the group.")
+        flash(_("Removed from the group."))
     else:
         if in_group is None:
             session.execute(
                 members.insert().values(group_id=group.id, participant_id=participant.id)
             )
-        flash("Added to the group.")
+        flash(_("Added to the group."))
     return 200

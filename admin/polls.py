@@ -27,6 +27,7 @@ from flask_login import current_user, login_required
 
 from admin import poll_editor
 from admin.access import COORDINATOR, get_owned, has_role, role_required
+from admin.i18n import _
 from bot import ussd
 from bot.flows.answers import prompt_text
 from bot.flows.poll_format import (
@@ -204,8 +205,8 @@ def _submit(poll: m.Poll | None):
         saved = _save(session, definition, source="builder")
         poll_id = saved.poll_id
     for warning in poll_warnings(definition):
-        flash(f"Note: {warning}")
-    flash("Poll saved.")
+        flash(_("Note: %(warning)s", warning=warning))
+    flash(_("Poll saved."))
     return redirect(url_for("polls.edit", poll_id=poll_id))
 
 
@@ -254,8 +255,14 @@ def upload():
         version = _save(session, imported.definition, source=f"upload:{suffix}")
         poll_id = version.poll_id
     for warning in imported.warnings:
-        flash(f"Note: {warning}")
-    flash(f"Imported {imported.definition.key} (version {version.version}).")
+        flash(_("Note: %(warning)s", warning=warning))
+    flash(
+        _(
+            "Imported %(key)s (version %(number)s).",
+            key=imported.definition.key,
+            number=version.version,
+        )
+    )
     return redirect(url_for("polls.edit", poll_id=poll_id))
 
 

@@ -17,6 +17,7 @@ from flask import Blueprint, abort, current_app, render_template
 
 from admin import charts, tally
 from admin.access import ANALYST, COORDINATOR, has_role, role_required
+from admin.i18n import _
 from admin.polls import latest, poll_or_404
 from bot.flows.poll_format import CHOICE_TYPES, PollDefinition, localised
 from bot.polls import definition_of
@@ -43,7 +44,9 @@ def build(session: so.Session, poll: m.Poll) -> dict[str, Any] | None:
         "definition": definition,
         "reach": reach,
         "questions": questions,
-        "rate_chart": charts.line_chart(reach.cumulative_rate(), title="Response rate over time"),
+        "rate_chart": charts.line_chart(
+            reach.cumulative_rate(), title=_("Response rate over time")
+        ),
         "languages": sorted({r.language for r in rows if r.language}),
     }
 
@@ -57,7 +60,7 @@ def _question(defn: PollDefinition, question, rows: list[tally.AnswerRow]) -> di
     elif question.type == "number":
         values = tally.numbers(rows)
         item["chart"] = charts.bar_chart(
-            charts.histogram_bins(values), title=f"{title} (histogram)"
+            charts.histogram_bins(values), title=_("%(title)s (histogram)", title=title)
         )
         if values:
             item["summary"] = {
@@ -153,7 +156,9 @@ def progress_totals(session: so.Session, organisation_id: int) -> list[dict[str,
                 "unit": unit,
                 "weeks": weeks,
                 "table": table,
-                "chart": charts.line_chart(points, title=f"{name}: running total", percent=False),
+                "chart": charts.line_chart(
+                    points, title=_("%(name)s: running total", name=name), percent=False
+                ),
             }
         )
     return out

@@ -18,6 +18,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from admin.access import role_required
+from admin.i18n import _, _l
 from storage import models as m
 from storage.queries import audit
 
@@ -40,7 +41,7 @@ def issue_token(session, user_id: int, name: str) -> tuple[m.ApiToken, str]:
 
 
 class TokenForm(FlaskForm):
-    name = StringField("What is it for?", validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("What is it for?"), validators=[DataRequired(), Length(max=100)])
 
 
 class RevokeForm(FlaskForm):
@@ -101,5 +102,5 @@ def revoke(token_id: int):
                 action="token.revoke",
                 target=token.name,
             )
-    flash("Token revoked.")
+    flash(_("Token revoked."))
     return redirect(url_for(".index"))

@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from admin import tracker_edit, tracker_forms
 from admin.access import ANALYST, COORDINATOR, get_owned, has_role, role_required
+from admin.i18n import _
 from admin.launches import audience_from, options
 from admin.tracker_page import ARROWS, commitment_context, local
 from bot import commitments, feedback, verdicts
@@ -137,12 +138,12 @@ def _save_dialogue(session, row, data: tracker_forms.DialogueInput) -> m.Dialogu
             notes=data.notes,
         )
         _audit(session, "dialogue.create", f"dialogue:{row.id}", title=row.title)
-        flash("Dialogue recorded. Now add the commitments made in it.")
+        flash(_("Dialogue recorded. Now add the commitments made in it."))
         return row
     changed = tracker_edit.update_dialogue(session, row, data)
     if changed:
         _audit(session, "dialogue.update", f"dialogue:{row.id}", fields=changed)
-    flash("Dialogue saved." if changed else "Nothing changed.")
+    flash(_("Dialogue saved.") if changed else _("Nothing changed."))
     return row
 
 
@@ -192,7 +193,7 @@ def _add_commitment(session, parent: m.Dialogue, data) -> m.Commitment:
         .values(changed_by=current_user.id)
     )
     _audit(session, "commitment.create", f"commitment:{row.id}", duty_bearer=row.duty_bearer)
-    flash("Commitment recorded; its re-polls are planned below.")
+    flash(_("Commitment recorded; its re-polls are planned below."))
     return row
 
 
@@ -222,7 +223,7 @@ def commitment_edit(commitment_id: int):
                 else:
                     if changed:
                         _audit(session, "commitment.update", f"commitment:{row.id}", fields=changed)
-                    flash("Commitment saved." if changed else "Nothing changed.")
+                    flash(_("Commitment saved.") if changed else _("Nothing changed."))
                     return redirect(url_for("tracker.commitment", commitment_id=row.id))
         parent = row.dialogue
         return _commitment_form(session, organisation, parent, row, values, errors, first_round)
@@ -303,9 +304,9 @@ def commitment_status(commitment_id: int):
                 previous=before,
                 note=note,
             )
-            flash(f"Status changed to {status.replace('_', ' ')}.")
+            flash(_("Status changed to %(status)s.", status=status.replace("_", " ")))
         else:
-            flash("The status was already that.")
+            flash(_("The status was already that."))
     return redirect(url_for("tracker.commitment", commitment_id=commitment_id))
 
 
@@ -327,9 +328,9 @@ def commitment_thresholds(commitment_id: int):
                 thresholds=limits,
                 previous=before,
             )
-            flash("Verdict rules saved; they apply to rounds that close from now on.")
+            flash(_("Verdict rules saved; they apply to rounds that close from now on."))
         else:
-            flash("Nothing changed.")
+            flash(_("Nothing changed."))
     return redirect(url_for("tracker.commitment", commitment_id=commitment_id))
 
 
@@ -355,7 +356,7 @@ def round_feedback(commitment_id: int, round_id: int):
             texts = tracker_forms.feedback_from(request.form, languages)
             error = _save_feedback(session, row, round_row, texts)
             if error is None:
-                flash(f"Feedback for round {round_row.number} saved.")
+                flash(_("Feedback for round %(number)s saved.", number=round_row.number))
                 return redirect(url_for("tracker.commitment", commitment_id=row.id))
         return render_template(
             "tracker_feedback.html",

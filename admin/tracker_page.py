@@ -15,6 +15,7 @@ from flask import url_for
 from markupsafe import Markup
 
 from admin.charts import line_chart
+from admin.i18n import _
 from admin.tracker_edit import weeks_after_due
 from admin.tracker_forms import threshold_values
 from bot import commitments, verdicts
@@ -92,7 +93,7 @@ def round_line(session: so.Session, row: m.RepollRound, timezone: str) -> RoundL
 def trend_chart(summaries: list[verdicts.RoundSummary]) -> Markup:
     points = [(f"Round {s.number}", 100 * s.score) for s in summaries if s.score is not None]
     return line_chart(
-        points, title="Delivery score by round: yes plus half of partly, as % of answers"
+        points, title=_("Delivery score by round: yes plus half of partly, as %% of answers")
     )
 
 

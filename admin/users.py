@@ -18,29 +18,31 @@ from wtforms.validators import DataRequired, Length, Regexp
 
 from admin.access import OWNER, current_organisation_id, get_owned, role_required
 from admin.auth import ROLES, create_user
+from admin.i18n import _, _l
 from storage import models as m
 from storage.queries import audit
 
 blueprint = Blueprint("users", __name__, template_folder="templates")
 
-ROLE_CHOICES = [SelectChoice(role, role.capitalize()) for role in ROLES]
+ROLE_LABELS = {"owner": _l("Owner"), "coordinator": _l("Coordinator"), "analyst": _l("Analyst")}
+ROLE_CHOICES = [SelectChoice(role, ROLE_LABELS[role]) for role in ROLES]
 
 
 class InviteForm(FlaskForm):
     email = EmailField(
-        "Email",
+        _l("Email"),
         validators=[
             DataRequired(),
             Length(max=254),
-            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Not an email address."),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not an email address.")),
         ],
     )
-    name = StringField("Name", validators=[Length(max=200)])
-    role = SelectField("Role", choices=ROLE_CHOICES, default="coordinator")
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="coordinator")
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
 class ActiveForm(FlaskForm):
@@ -101,7 +103,13 @@ def _invite(form: InviteForm) -> tuple[str | None, int]:
             target=email,
             detail={"role": user.role},
         )
-    flash(f"{email} can now log in as {form.role.data} with the password shown below.")
+    flash(
+        _(
+            "%(email)s can now log in as %(role)s with the password shown below.",
+            email=email,
+            role=form.role.data,
+        )
+    )
     return password, 201
 
 
@@ -114,7 +122,7 @@ def change_role(user_id: int):
     with _db().session() as session:
         user = get_owned(session, m.User, user_id)
         if user.id == current_user.id:
-            flash("You cannot change your own role; ask another owner.")
+            flash(_("You cannot change your own role; ask another owner."))
             return redirect(url_for(".index"))
         before = user.role
         if before != form.role.data:
@@ -127,7 +135,7 @@ def change_role(user_id: int):
                 target=user.email,
                 detail={"from": before, "to": user.role},
             )
-            flash(f"{user.email} is now {user.role}.")
+            flash(_("%(email)s is now %(role)s.", email=user.email, role=user.role))
     return redirect(url_for(".index"))
 
 
@@ -139,7 +147,7 @@ def toggle_active(user_id: int):
     with _db().session() as session:
         user = get_owned(session, m.User, user_id)
         if user.id == current_user.id:
-            flash("You cannot deactivate yourself.")
+            flash(_("You cannot deactivate yourself."))
             return redirect(url_for(".index"))
         user.active = not user.active
         if not user.active:
@@ -157,5 +165,9 @@ def toggle_active(user_id: int):
             action="user.activate" if user.active else "user.deactivate",
             target=user.email,
         )
-        flash(f"{user.email} is now {'active' if user.active else 'deactivated'}.")
+        flash(
+            _("%(email)s is now active.", email=user.email)
+            if user.active
+            else _("%(email)s is now deactivated.", email=user.email)
+        )
     return redirect(url_for(".index"))

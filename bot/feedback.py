@@ -2,7 +2,9 @@
 
 The Copenhagen Framework asks that citizen data return to the community it came from. When
 a round closes, a short summary is drafted per language ("62% of you say the borehole
-repair is done. Thank you!") and stored on the round, where coordinators may edit it. The
+repair is done. Thank you!") from the `feedback.*` system messages of `bot.texts`, so it
+is translated in the catalogs and an organisation can reword it once for every round; the
+draft is stored on the round, where coordinators may still edit it. The
 scheduler sends it `FEEDBACK_DELAY` after the round closed, so there is time for that; it
 goes once, to the round's respondents only, as outreach (quiet hours apply).
 
@@ -23,22 +25,13 @@ from bot.flows.poll_format import localised
 from bot.messages import Reply
 from bot.outreach import allowed_send_time, insert_outbox, outbox_values
 from bot.render import compose
+from bot.texts import Texts
 from storage import models as m
+from storage import queries
 
 FEEDBACK_DELAY = timedelta(hours=24)
 MIN_SHOWN = 5
 MAX_LENGTH = 480  # three GSM-7 segments; a summary longer than that is a letter
-
-RESULT = {
-    "en": "{percent}% of you say {short_name} is done. Thank you!",
-    "sw": "{percent}% yenu mnasema {short_name} imefanyika. Asante!",
-    "fr": "{percent}% d'entre vous disent que {short_name} est fait. Merci !",
-}
-THANKS_ONLY = {
-    "en": "Thank you for your answers about {short_name}!",
-    "sw": "Asante kwa majibu yenu kuhusu {short_name}!",
-    "fr": "Merci pour vos reponses sur {short_name} !",
-}
 
 
 class FeedbackError(ValueError):
@@ -54,14 +47,21 @@ def draft(db: so.Session, round_row: m.RepollRound) -> dict[str, str]:
     tally = round_row.tally or {}
     responses = int(tally.get("responses", 0))
     yes = int(tally.get("counts", {}).get("yes", 0))
+    # The organisation's own wording wins here as in every system message; the result is
+    # still only a draft that coordinators can edit on the round.
+    wording = Texts(queries.text_overrides(db, organisation.id))
     texts = {}
     for language in languages:
         name = localised(names, language, tuple(names))
         if responses >= MIN_SHOWN:
-            template = RESULT.get(language, RESULT["en"])
-            texts[language] = template.format(percent=round(100 * yes / responses), short_name=name)
+            texts[language] = wording.get(
+                "feedback.result",
+                language,
+                percent=round(100 * yes / responses),
+                short_name=name,
+            )
         else:
-            texts[language] = THANKS_ONLY.get(language, THANKS_ONLY["en"]).format(short_name=name)
+            texts[language] = wording.get("feedback.thanks", language, short_name=name)
     return texts
 
 

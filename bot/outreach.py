@@ -1,13 +1,16 @@
 """Outreach: a launch turns an audience into sessions and first questions in the outbox.
 
-A launch may reach 100,000 people, so it never loads them as objects: it pages through
-participant ids (`bot.audience`) 1,000 at a time and writes each page with one multi-row
-INSERT for the sessions and one for the messages. Memory stays constant and the database
-does the work.
+A launch may reach 100,000 people, so nobody in it becomes a Python object, or even a
+Python value: it walks the audience in participant-id ranges (`bot.audience.id_ranges`,
+5,000 people each, 10,000 on PostgreSQL) and writes each range with INSERT ... SELECT
+statements that the database runs on its own (see `_BulkWriter`). Memory stays constant;
+per person the cost is what the database spends on its rows, indexes and foreign keys.
+Measured (benchmarks/launch.py, 2 busy cores): 100,000 people in ~3 s on SQLite, down
+from ~31 s when every row went through Python as an executemany.
 
 Launching twice sends nothing twice: sessions are unique per (launch, participant), the
 session insert ignores conflicts (`ON CONFLICT DO NOTHING` on PostgreSQL and SQLite), and
-a message is written only for a session that this very insert created.
+a message is written only for a session that this very launch run created.
 
 Someone already in a conversation gets the new session `queued`, with no message: the
 runtime starts it when the active one ends, so nobody is asked two things at once.
@@ -25,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -129,6 +132,8 @@ def create_launch(
     max_reminders: int = 0,
     *,
     repoll_round_id: int | None = None,
+    recurring_poll_id: int | None = None,
+    occurrence_on: date | None = None,
     now: datetime | None = None,
 ) -> m.Launch:
     """A scheduled launch (the scheduler sends it at `scheduled_for`, or at once when that
@@ -152,6 +157,8 @@ def create_launch(
         scheduled_for=scheduled_for or now,
         created_by=created_by,
         repoll_round_id=repoll_round_id,
+        recurring_poll_id=recurring_poll_id,
+        occurrence_on=occurrence_on,
         reminder_after_hours=reminder_after_hours,
         max_reminders=max_reminders,
         created_at=now,
@@ -259,6 +266,10 @@ class _BulkWriter:
 
     def _insert_sessions(self, part: audiences.IdRange) -> int:
         people, session = m.Participant, m.ConversationSession
+        # EXISTS, not a LEFT JOIN: PostgreSQL plans a correlated EXISTS as an index probe
+        # even when the sessions table's statistics are stale (a LEFT JOIN then became a
+        # full scan of the partial index per person, 1 ms each). Repeated in three CASEs,
+        # it still costs ~2 µs a person.
         busy = sa.exists().where(session.participant_id == people.id, session.status == "active")
         timeout = timedelta(minutes=self.organisation.session_timeout_minutes)
         select = sa.select(
@@ -275,7 +286,8 @@ class _BulkWriter:
             sa.literal(self.now, sa.DateTime),
             sa.case((busy, sa.null()), else_=sa.literal(self.now + timeout, sa.DateTime)),
             sa.literal(0),
-        ).where(*self.where, people.id > part.after, people.id <= part.upto)
+        )
+        select = select.where(*self.where, people.id > part.after, people.id <= part.upto)
         columns = [
             "participant_id", "flow", "poll_version_id", "launch_id", "status", "step",
             "retries", "state", "channel", "created_at", "updated_at", "expires_at",
@@ -335,24 +347,42 @@ class _BulkWriter:
             "language", "encoding", "segments", "status", "is_reply", "attempts",
             "next_attempt_at", "launch_id", "session_id", "created_at", "updated_at",
         ]  # fmt: skip
+        insert = sa.insert(outbox).from_select(columns, select)
+        if self.db.get_bind().dialect.name == "postgresql":
+            return self._insert_with_events_returning(insert)
         mark = self.db.scalar(sa.select(sa.func.coalesce(sa.func.max(outbox.id), 0)))
-        started = _inserted(self.db, sa.insert(outbox).from_select(columns, select))
-        events = sa.select(
-            outbox.id,
-            sa.literal("queued"),
-            sa.literal("created"),
-            sa.literal(self.now, sa.DateTime),
-        ).where(
-            outbox.id > mark,
-            outbox.launch_id == self.launch.id,
-            outbox.session_id > self.session_mark,
-        )
+        started = _inserted(self.db, insert)
+        # Ours: above the mark, of this launch, for a session this run created (a
+        # concurrent reply's row points at an older, committed session).
         self.db.execute(
-            sa.insert(m.MessageStatusEvent.__table__).from_select(
-                ["outbound_message_id", "status", "detail", "created_at"], events
+            _status_events(
+                sa.select(outbox.id).where(
+                    outbox.id > mark,
+                    outbox.launch_id == self.launch.id,
+                    outbox.session_id > self.session_mark,
+                ),
+                self.now,
             )
         )
         return started
+
+    def _insert_with_events_returning(self, insert: sa.Insert) -> int:
+        """PostgreSQL: the outbox rows and their 'created' events in one statement, the
+        events selected from the INSERT's RETURNING (a data-modifying CTE), so no scan of
+        the launch's growing outbox is needed to find the new rows."""
+        new = insert.returning(m.OutboundMessage.id).cte("new_messages")
+        return _inserted(self.db, _status_events(sa.select(new.c.id), self.now))
+
+
+def _status_events(ids: sa.Select, now: datetime) -> sa.Insert:
+    """INSERT ... SELECT of a 'created' status event for each outbox id `ids` yields,
+    as `add_outbound` writes one by one."""
+    rows = ids.add_columns(
+        sa.literal("queued"), sa.literal("created"), sa.literal(now, sa.DateTime)
+    )
+    return sa.insert(m.MessageStatusEvent.__table__).from_select(
+        ["outbound_message_id", "status", "detail", "created_at"], rows
+    )
 
 
 def _inserted(db: so.Session, statement: sa.Insert) -> int:

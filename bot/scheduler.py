@@ -17,8 +17,8 @@ The scheduler only enqueues; the outbox workers send. Duties are idempotent (uni
 sessions per launch, unique rounds per plan, `feedback_sent_at`), so a scheduler killed
 mid-run and restarted neither skips nor repeats a round.
 
-Recurring polls (a weekly "How many seedlings did your group plant?") are not yet a duty:
-they need a plan that is not tied to a commitment (see the report of issue 7).
+Recurring polls (a weekly "How many seedlings did your group plant?") are the `recurring`
+duty (`bot.recurring`): unique launches per occurrence, newest only after an outage.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot import commitments, feedback, outreach, verdicts
+from bot import commitments, feedback, outreach, recurring, verdicts
 from storage import models as m
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ MISFIRE_GRACE_SECONDS = 3600
 # duty name → seconds between runs
 INTERVALS: dict[str, int] = {
     "launches": 30,
+    "recurring": 60,
     "rounds": 60,
     "close_rounds": 300,
     "feedback": 300,
@@ -55,6 +56,7 @@ INTERVALS: dict[str, int] = {
 @dataclass(frozen=True)
 class TickReport:
     launches: int = 0
+    recurring: int = 0  # occurrences of recurring polls launched
     rounds: int = 0
     missed_rounds: int = 0
     closed_rounds: int = 0
@@ -82,6 +84,22 @@ def due_launches(services) -> int:
         with services.db.session() as db:
             outreach.launch(db, launch_id, now)
     return len(ids)
+
+
+def due_recurring(services) -> int:
+    """Each recurring poll's newest due occurrence, each in its own transaction (one poll
+    whose latest version cannot be launched must not hold up the others' weekly round)."""
+    now = services.clock.now()
+    with services.db.session() as db:
+        ids = recurring.due_ids(db, now)
+    launched = 0
+    for recurring_id in ids:
+        try:
+            with services.db.session() as db:
+                launched += recurring.launch_due(db, recurring_id, now) is not None
+        except Exception:
+            log.exception("recurring poll %s could not be launched", recurring_id)
+    return launched
 
 
 def due_rounds(services) -> tuple[int, int]:
@@ -145,6 +163,7 @@ def retention(services) -> bool:
 
 DUTIES: dict[str, Callable[[Any], Any]] = {
     "launches": due_launches,
+    "recurring": due_recurring,
     "rounds": due_rounds,
     "close_rounds": close_rounds,
     "feedback": send_feedback,
@@ -169,6 +188,7 @@ def tick(services) -> TickReport:
     running, missed = results.get("rounds", (0, 0))
     return TickReport(
         launches=results.get("launches", 0),
+        recurring=results.get("recurring", 0),
         rounds=running,
         missed_rounds=missed,
         closed_rounds=results.get("close_rounds", 0),

@@ -12,6 +12,7 @@ still use them: a draft in Swahili serves a Swahili speaker better than English 
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -99,21 +100,94 @@ MESSAGES: dict[str, str] = {
     "report.cancelled": N_("OK, that report was not recorded. Send it again any time."),
     "report.how_to": N_("To report, send {keyword} and the number, e.g. {keyword} 500."),
     "verify.code": N_("Your Heard code is {code}. It expires in 10 minutes."),
+    # Community feedback after a re-poll round (bot/feedback.py): a draft that coordinators
+    # may still edit on the round before it is sent.
+    "feedback.result": N_("{percent}% of you say {short_name} is done. Thank you!"),
+    "feedback.thanks": N_("Thank you for your answers about {short_name}!"),
+    # USSD menu screens (bot/ussd.py). Most networks carry USSD as GSM-7 only, so every
+    # catalog drafts these in Latin letters (romanised Hindi, Bengali, Nepali and Arabic),
+    # and accents GSM-7 lacks (ê, ç, Vietnamese tones) are dropped on screen.
+    # TRANSLATORS: a USSD screen: Latin letters only (romanise hi, bn, ne, ar), keep short.
+    "ussd.more": N_("More"),
+    "ussd.back": N_("Back"),
+    "ussd.menu.poll": N_("Answer poll"),
+    "ussd.menu.report": N_("Report progress"),
+    "ussd.menu.totals": N_("My group's totals"),
+    "ussd.menu.language": N_("Language"),
+    "ussd.menu.help": N_("Help"),
+    "ussd.menu.stop": N_("Stop messages"),
+    "ussd.yes": N_("Yes"),
+    "ussd.no": N_("No"),
+    "ussd.invalid": N_("Invalid choice, try again."),
+    "ussd.enter_number": N_("Please enter a number."),
+    "ussd.choose_language": N_("Choose your language:"),
+    "ussd.resume": N_("You have an unfinished poll."),
+    "ussd.resume.continue": N_("Continue"),
+    "ussd.resume.menu": N_("Main menu"),
+    "ussd.rejoin": N_("You are not taking part in {org} now."),
+    "ussd.rejoin.join": N_("Join"),
+    "ussd.no_poll": N_("There is no open poll for you now. We will text you when there is."),
+    "ussd.report.choose": N_("What do you report?"),
+    "ussd.report.amount": N_("How many {unit}? Enter a number."),
+    "ussd.report.unavailable": N_("Sorry, reporting is not available now. Please try later."),
+    "ussd.totals.none": N_("You are not in a group yet. Ask your coordinator to add you."),
+    "ussd.totals.line": N_("{group}: {total} {unit}"),
+    "ussd.language.changed": N_("Language changed."),
+    "ussd.help": N_(
+        "{org}: dial this code to answer polls and report. Reply with the number of your "
+        "choice. Choose Stop to end messages. SMS HELP for more."
+    ),
+    "ussd.stop.confirm": N_("Stop all messages from {org}?"),
+    "ussd.thanks": N_("Thank you!"),
+    "ussd.flow.continue": N_("You have an open question from {org}. Type your answer."),
+    "ussd.sms_offer": N_(
+        "This question is in a script USSD cannot show. We will send it to you by SMS now. "
+        "Please reply by SMS."
+    ),
+    "ussd.error": N_("Sorry, something went wrong. Please dial again."),
 }
 
 
 @cache
-def _catalog(language: str) -> dict[str, str]:
+def _entries(language: str) -> dict[str, tuple[str, bool]]:
+    """msgid → (translation, fuzzy) for every translated entry of `language`'s catalog."""
     path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not path.exists():
         return {}
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=None)
     return {
-        message.id: message.string
+        message.id: (message.string, message.fuzzy)
         for message in catalog
         if message.id and isinstance(message.id, str) and message.string
     }
+
+
+@cache
+def _catalog(language: str) -> dict[str, str]:
+    return {msgid: text for msgid, (text, _fuzzy) in _entries(language).items()}
+
+
+def catalog_entry(language: str, key: str) -> tuple[str, bool] | None:
+    """The catalog's text for `key` in `language` and whether it is an unreviewed draft.
+
+    The panel shows coordinators what participants get without an override, and must say
+    when that is a machine draft (`fuzzy`) nobody has checked: that is when an override is
+    most worth writing. English is the msgid itself, never a draft; None means the catalog
+    has no translation, so participants get English.
+    """
+    msgid = MESSAGES[key]
+    if (language or "en") == "en":
+        return msgid, False
+    return _entries(language).get(msgid)
+
+
+def placeholders(text: str) -> set[str]:
+    """The `{field}` names a text formats, as written (`{org.name}` stays "org.name").
+
+    Raises ValueError for unbalanced braces: such a text can never be formatted.
+    """
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
 
 
 def available_languages() -> list[str]:

@@ -7,8 +7,8 @@ arrives as garbage. Everything here therefore produces GSM-7 or nothing, and cal
 decide what to do with nothing (a Latin-script variant, or SMS instead).
 
 These functions are pure: the menu state machine (`bot.ussd_menu`) and the gateways call
-them with text and get screens back. The label table below is ours until the lead moves
-it into the gettext catalogs (keys stay stable for that).
+them with text and get screens back. Their labels come from the gettext catalogs
+(`bot.texts`), like every other system message.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from bot.flows.poll_format import QuestionDef, localised
 from bot.segments import is_gsm7, sanitise
+from bot.texts import MESSAGES, Texts
 
 # 160 bytes of 7-bit data carry 182 septets: the hard limit of one screen. Many handsets
 # wrap or cut earlier, so we aim lower and only spill over for a last unbreakable word.
@@ -30,90 +31,15 @@ USSD_TARGET = 160
 MORE = "98"
 BACK = "0"
 
-# Menu labels and short USSD-only messages, keyed, per language. Written as people type
-# them; `gsm7()` strips accents that GSM-7 lacks (French ê, Vietnamese tones).
-TEXTS: dict[str, dict[str, str]] = {
-    "more": {"en": "More", "sw": "Zaidi", "fr": "Suite", "hi": "Aage"},
-    "back": {"en": "Back", "sw": "Nyuma", "fr": "Retour", "hi": "Peeche"},
-    "menu.poll": {"en": "Answer poll", "sw": "Jibu kura", "fr": "Répondre au sondage",
-                  "hi": "Sawal ka jawab"},
-    "menu.report": {"en": "Report progress", "sw": "Ripoti maendeleo",
-                    "fr": "Signaler un progrès", "hi": "Pragati batayen"},
-    "menu.totals": {"en": "My group's totals", "sw": "Jumla ya kikundi",
-                    "fr": "Totaux du groupe", "hi": "Samooh ka kul"},
-    "menu.language": {"en": "Language", "sw": "Lugha", "fr": "Langue", "hi": "Bhasha"},
-    "menu.help": {"en": "Help", "sw": "Msaada", "fr": "Aide", "hi": "Madad"},
-    "menu.stop": {"en": "Stop messages", "sw": "Acha ujumbe", "fr": "Arrêter",
-                  "hi": "Sandesh band"},
-    "menu.title": {"en": "{org}", "sw": "{org}", "fr": "{org}", "hi": "{org}"},
-    "yes": {"en": "Yes", "sw": "Ndiyo", "fr": "Oui", "hi": "Haan"},
-    "no": {"en": "No", "sw": "Hapana", "fr": "Non", "hi": "Nahin"},
-    "invalid": {"en": "Invalid choice, try again.", "sw": "Chaguo si sahihi, jaribu tena.",
-                "fr": "Choix invalide, réessayez.", "hi": "Galat jawab, phir koshish karein."},
-    "enter_number": {"en": "Please enter a number.", "sw": "Tafadhali weka nambari.",
-                     "fr": "Entrez un nombre.", "hi": "Kripya sankhya likhein."},
-    "choose_language": {"en": "Choose your language:", "sw": "Chagua lugha yako:",
-                        "fr": "Choisissez votre langue :", "hi": "Apni bhasha chunein:"},
-    "resume": {"en": "You have an unfinished poll.", "sw": "Una kura ambayo haijakamilika.",
-               "fr": "Vous avez un sondage en cours.", "hi": "Aapka sawal adhoora hai."},
-    "resume.continue": {"en": "Continue", "sw": "Endelea", "fr": "Continuer",
-                        "hi": "Jaari rakhein"},
-    "resume.menu": {"en": "Main menu", "sw": "Menyu kuu", "fr": "Menu principal",
-                    "hi": "Mukhya menu"},
-    "rejoin": {"en": "You are not taking part in {org} now.",
-               "sw": "Hushiriki katika {org} sasa.",
-               "fr": "Vous ne participez pas a {org}.",
-               "hi": "Aap abhi {org} mein shaamil nahin hain."},
-    "rejoin.join": {"en": "Join", "sw": "Jiunge", "fr": "Rejoindre", "hi": "Judein"},
-    "no_poll": {"en": "There is no open poll for you now. We will text you when there is.",
-                "sw": "Hakuna kura kwa sasa. Tutakutumia ujumbe ikiwepo.",
-                "fr": "Aucun sondage ouvert pour le moment. Nous vous écrirons.",
-                "hi": "Abhi koi sawal nahin hai. Hum aapko SMS karenge."},
-    "report.choose": {"en": "What do you report?", "sw": "Unaripoti nini?",
-                      "fr": "Que signalez-vous ?", "hi": "Aap kya batayenge?"},
-    "report.amount": {"en": "How many {unit}? Enter a number.",
-                      "sw": "{unit} ngapi? Weka nambari.",
-                      "fr": "Combien de {unit} ? Entrez un nombre.",
-                      "hi": "Kitne {unit}? Sankhya likhein."},
-    "report.unavailable": {"en": "Sorry, reporting is not available now. Please try later.",
-                           "sw": "Samahani, kuripoti hakupatikani sasa. Jaribu baadaye.",
-                           "fr": "Désolé, le signalement est indisponible. Réessayez plus tard.",
-                           "hi": "Maaf kijiye, abhi report nahin ho sakti."},
-    "totals.none": {"en": "You are not in a group yet. Ask your coordinator to add you.",
-                    "sw": "Bado hauko katika kikundi. Muulize mratibu akuongeze.",
-                    "fr": "Vous n'êtes dans aucun groupe. Demandez au coordinateur.",
-                    "hi": "Aap kisi samooh mein nahin hain."},
-    "totals.line": {"en": "{group}: {total} {unit}", "sw": "{group}: {unit} {total}",
-                    "fr": "{group} : {total} {unit}", "hi": "{group}: {total} {unit}"},
-    "language.changed": {"en": "Language changed.", "sw": "Lugha imebadilishwa.",
-                         "fr": "Langue modifiée.", "hi": "Bhasha badal gayi."},
-    "help": {
-        "en": "{org}: dial this code to answer polls and report. Reply with the number "
-              "of your choice. Choose Stop to end messages. SMS HELP for more.",
-        "sw": "{org}: piga nambari hii kujibu kura na kuripoti. Jibu kwa nambari ya "
-              "chaguo lako. Chagua Acha kusitisha ujumbe. Tuma HELP kwa SMS.",
-        "fr": "{org} : composez ce code pour répondre aux sondages. Répondez avec le "
-              "numéro de votre choix. Choisissez Arrêter pour ne plus recevoir de messages.",
-        "hi": "{org}: sawalon ka jawab dene ke liye yeh code dial karein. Apni pasand ka "
-              "number likhein. Sandesh band karne ke liye Stop chunein.",
-    },
-    "stop.confirm": {"en": "Stop all messages from {org}?",
-                     "sw": "Acha ujumbe wote kutoka {org}?",
-                     "fr": "Arrêter tous les messages de {org} ?",
-                     "hi": "{org} ke sabhi sandesh band karein?"},
-    "thanks": {"en": "Thank you!", "sw": "Asante!", "fr": "Merci !", "hi": "Dhanyavaad!"},
-    "flow.continue": {"en": "You have an open question from {org}. Type your answer.",
-                      "sw": "Una swali kutoka {org}. Andika jibu lako.",
-                      "fr": "Vous avez une question de {org}. Tapez votre réponse.",
-                      "hi": "{org} ka ek sawal baaki hai. Jawab likhein."},
-    # Always English/Latin: it is shown exactly when the person's script can't be.
-    "sms_offer": {"en": "This question is in a script USSD cannot show. We will send it "
-                        "to you by SMS now. Please reply by SMS."},
-    "error": {"en": "Sorry, something went wrong. Please dial again.",
-              "sw": "Samahani, kuna hitilafu. Tafadhali piga tena.",
-              "fr": "Désolé, une erreur est survenue. Recomposez le code.",
-              "hi": "Maaf kijiye, galti hui. Phir se dial karein."},
-}  # fmt: skip
+# Menu labels and short USSD-only messages live in the gettext catalogs with the other
+# system messages, as `ussd.<label>` keys of `bot.texts.MESSAGES`; callers name them by
+# label ("menu.poll"). The catalogs hold Latin-script drafts for every language, because
+# `gsm7()` can strip accents GSM-7 lacks (French ê, Vietnamese tones) but cannot make
+# Devanagari, Bengali or Arabic script showable.
+TEXTS: dict[str, str] = {
+    key.removeprefix("ussd."): key for key in MESSAGES if key.startswith("ussd.")
+}
+_LABELS = Texts()
 
 # Names people recognise for their language, in a script USSD can show.
 LANGUAGE_NAMES: dict[str, str] = {
@@ -137,11 +63,10 @@ class Screen:
 
 def text(key: str, language: str | None, /, **params: object) -> str:
     """A USSD label in `language` (else English), always GSM-7."""
-    table = TEXTS[key]
-    template = table.get(language or "en") or table["en"]
-    rendered = gsm7(template.format(**params))
+    message = TEXTS[key]
+    rendered = gsm7(_LABELS.get(message, language, **params))
     if rendered is None:  # a parameter (an org or group name) is in another script
-        rendered = gsm7(table["en"].format(**params)) or table["en"].format(
+        rendered = gsm7(_LABELS.get(message, "en", **params)) or MESSAGES[message].format(
             **dict.fromkeys(params, "")
         )
     return rendered

@@ -268,5 +268,14 @@ def _register_commitments() -> None:
 _register_commitments()
 
 
+def _register_recurring() -> None:
+    from heard.cli_recurring import poll_schedule
+
+    poll.add_command(poll_schedule, "schedule")
+
+
+_register_recurring()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from nlu.interpretation import ChoiceOption, Interpretation
-from nlu.language import identify_language
-from nlu.lexicon import LANGUAGES, Match, find_phrases, keyword_intent, wishes_to_stop
-from nlu.normalise import tokens
-from nlu.numbers import Number, digits_number, word_number
+from nlu.language import identify_language, identify_words
+from nlu.lexicon import LANGUAGES, Match, find_phrases, keyword_of, phrases_in, wishes_to_stop
+from nlu.normalise import split_light_words, split_words, tokens
+from nlu.numbers import HAS_DIGIT, Number, NumberMatch, digits_number, number_in_words
 
 log = logging.getLogger(__name__)
 
@@ -57,59 +57,75 @@ class BuiltinInterpreter:
 def _understand(
     text: str, hint: str | None, allowed: frozenset[str]
 ) -> tuple[str, float, str | None, Number | None]:
-    words = tokens(text)
+    """Fold once, then look everything up on those words.
+
+    This runs for every reply not seen before, so the reply is folded here once and the
+    uncached helpers take the words; their cached public twins would fold it again.
+    """
+    bare = text.strip()
+    if bare.isdigit() and bare.isascii():
+        # "3", "500": no lexicon entry has a digit (a test checks), so nothing but the
+        # number can match, and digits say nothing against the participant's language.
+        return "number", SURE, hint if hint in allowed else None, int(bare)
+    words = split_words(text)
     if not words:
         return "nlu_fallback", 0.0, None, None
-    language = identify_language(text, known=hint, allowed=allowed, statistical=False)
-    keyword = keyword_intent(text)
+    light = words if text.isascii() else split_light_words(text)
+    language = identify_words(text, words, hint, allowed, False)
+    keyword = keyword_of(text, words, light)
     if keyword is not None:
         return keyword, 1.0, language, None
-    intent, confidence = _decide(text, words, find_phrases(text), language)
+    matches = phrases_in(words, light)
+    has_digit = HAS_DIGIT.search(text) is not None
+    intent, confidence, spelled = _decide(text, words, matches, language, has_digit)
     if language is None and len(words) >= 2 and confidence < SURE:
         # Only now is langdetect worth its cost: the rules are unsure and the words are open.
         language = identify_language(text, known=hint, allowed=allowed)
-        intent, confidence = _decide(text, words, find_phrases(text), language)
+        intent, confidence, spelled = _decide(text, words, matches, language, has_digit)
     number = None
     if intent == "number":
-        number = digits_number(text)
-        if number is None:
-            match = word_number(text, language)
-            number = None if match is None else match.value
+        number = digits_number(text) if has_digit else None
+        if number is None and spelled is not None:
+            number = spelled.value
     return intent, confidence, language, number
 
 
 def _decide(
-    text: str, words: tuple[str, ...], matches: tuple[Match, ...], language: str | None
-) -> tuple[str, float]:
-    by_intent: dict[str, list[Match]] = {}
+    text: str,
+    words: tuple[str, ...],
+    matches: tuple[Match, ...],
+    language: str | None,
+    has_digit: bool,
+) -> tuple[str, float, NumberMatch | None]:
+    """Intent and confidence, and the spelled number (None when the words hold none)."""
+    first: dict[str, Match] = {}
     for match in matches:
-        by_intent.setdefault(match.intent, []).append(match)
+        first.setdefault(match.intent, match)
+    spelled = number_in_words(words, language)
     # A wish to stop beats everything else in the sentence ("No more messages please").
-    if "stop" in by_intent:
-        first = by_intent["stop"][0]
-        return "stop", SURE if first.start == 0 or len(words) <= 3 else LIKELY
+    if "stop" in first:
+        return "stop", SURE if first["stop"].start == 0 or len(words) <= 3 else LIKELY, spelled
     if wishes_to_stop(words):
-        return "stop", LIKELY
-    if "help" in by_intent:
-        return "help", SURE if len(words) <= 3 else LIKELY
-    if "start" in by_intent and by_intent["start"][0].start == 0:
-        return "start", LIKELY
-    if digits_number(text) is not None:
-        return "number", SURE
-    answers = [m for m in matches if m.intent in ("affirm", "deny")]
-    leading = [m for m in answers if m.start == 0]
-    spelled = word_number(text, language)
+        return "stop", LIKELY, spelled
+    if "help" in first:
+        return "help", SURE if len(words) <= 3 else LIKELY, spelled
+    if "start" in first and first["start"].start == 0:
+        return "start", LIKELY, spelled
+    if has_digit and digits_number(text) is not None:
+        return "number", SURE, spelled
     if spelled is not None and spelled.words >= len(words):
-        return "number", SURE
+        return "number", SURE, spelled
+    answers = [m for m in matches if m.intent == "affirm" or m.intent == "deny"]
+    leading = [m for m in answers if m.start == 0]
     if leading:
-        return _answer(leading, words)
+        return (*_answer(leading, words), spelled)
     if spelled is not None and (spelled.language == language or language is None):
-        return "number", LIKELY
+        return "number", LIKELY, spelled
     if answers:
-        return _answer(answers, words, confidence=UNSURE)
+        return (*_answer(answers, words, confidence=UNSURE), spelled)
     if spelled is not None:
-        return "number", UNSURE
-    return "nlu_fallback", FALLBACK
+        return "number", UNSURE, spelled
+    return "nlu_fallback", FALLBACK, spelled
 
 
 def _answer(

@@ -8,6 +8,7 @@ trailing `*` makes an entry a word stem ("unsubscrib*" matches "unsubscribed").
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -1367,6 +1368,9 @@ def _build() -> tuple[dict, dict, dict, dict, dict]:
 
 _PHRASES, _STEMS, _KEYWORDS, _VOCABULARY, _AMBIGUOUS = _build()
 _MIN_STEM = min((len(s) for s in _STEMS), default=3)
+_MAX_STEM = max((len(s) for s in _STEMS), default=0)
+# Most words begin no stem: one set look-up on their first letters rules them out.
+_STEM_HEADS = frozenset(s[:_MIN_STEM] for s in _STEMS)
 # No keyword is longer than this many words: longer replies skip the look-ups.
 _KEYWORD_WORDS = max((len(k.split()) for k in _KEYWORDS), default=0)
 
@@ -1377,6 +1381,12 @@ def add_vocabulary(language: str, words: tuple[str, ...] | list[str]) -> None:
         for token in tokens(word):
             _VOCABULARY[token] = _VOCABULARY.get(token, frozenset()) | {language}
     word_languages.cache_clear()
+    for listener in VOCABULARY_LISTENERS:
+        listener()
+
+
+# Rebuilt after `add_vocabulary`: tables other modules derive from the vocabulary.
+VOCABULARY_LISTENERS: list[Callable[[], None]] = []
 
 
 def keyword_intent(text: str) -> str | None:
@@ -1401,8 +1411,10 @@ def keyword_of(text: str, words: tuple[str, ...], light: tuple[str, ...]) -> str
 
 @lru_cache(maxsize=65536)
 def _stem_matches(token: str) -> tuple[tuple[str, str], ...]:
+    if token[:_MIN_STEM] not in _STEM_HEADS:
+        return ()
     found: list[tuple[str, str]] = []
-    for end in range(_MIN_STEM, len(token) + 1):
+    for end in range(_MIN_STEM, min(len(token), _MAX_STEM) + 1):
         found.extend(_STEMS.get(token[:end], ()))
     return tuple(found)
 
@@ -1446,7 +1458,7 @@ def phrases_in(words: tuple[str, ...], light: tuple[str, ...]) -> tuple[Match, .
                 found.append(Match(i, size, language, intent))
         if longest:
             step = longest
-        else:
+        elif words[i][:_MIN_STEM] in _STEM_HEADS:
             for language, intent in _stem_matches(words[i]):
                 found.append(Match(i, 1, language, intent))
         i += step

@@ -9,6 +9,7 @@ shared accumulator walks the words. Bantu and Hausa put the scale first ("mia ta
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -256,6 +257,11 @@ for _lang, _words in _NUMBER_TOKENS.items():
         _LANGUAGES_OF[_word] = _LANGUAGES_OF.get(_word, frozenset()) | {_lang}
 
 
+_ALL_NUMBER_WORDS = frozenset(_LANGUAGES_OF)
+# Number words with Arabic's glued "and" in front ("وعشرين"), which `word_number` also reads.
+_PREFIXED_NUMBER_WORDS = frozenset("و" + word for word in _LANGUAGES_OF)
+
+
 def number_vocabulary() -> dict[str, set[str]]:
     """Folded number words per language (for language identification)."""
     return {lang: set(words) for lang, words in _NUMBER_TOKENS.items()}
@@ -274,6 +280,11 @@ _DIGITS = re.compile(
 )
 
 
+# Any decimal digit in any script: a reply without one skips the number regex entirely.
+HAS_DIGIT = re.compile(r"\d")
+_NON_DIGITS = re.compile(r"\D")
+
+
 @lru_cache(maxsize=65536)
 def digits_number(text: str) -> Number | None:
     """The first number written with digits, in any script, thousands separators allowed."""
@@ -282,7 +293,7 @@ def digits_number(text: str) -> Number | None:
         return None
     raw = match.group(1)
     if match.group(2):
-        return int(re.sub(r"\D", "", raw))
+        return int(_NON_DIGITS.sub("", raw))
     if "." in raw or "," in raw:
         value = float(raw.replace(",", "."))
         return int(value) if value.is_integer() else value
@@ -296,7 +307,7 @@ def _split_prefix(word: str, table: NumberWords) -> list[str]:
     return [word]
 
 
-def _walk(words: list[str], table: NumberWords) -> tuple[int | None, int]:
+def _walk(words: Sequence[str], table: NumberWords) -> tuple[int | None, int]:
     """Value of the longest number run in the words, and how many words it spans."""
     best: tuple[int | None, int] = (None, 0)
     i = 0
@@ -308,7 +319,7 @@ def _walk(words: list[str], table: NumberWords) -> tuple[int | None, int]:
     return best
 
 
-def _run(words: list[str], start: int, table: NumberWords) -> tuple[int | None, int]:
+def _run(words: Sequence[str], start: int, table: NumberWords) -> tuple[int | None, int]:
     total = group = last = 0
     pending = 0  # a before-scale waiting for its multiplier ("mia" in "mia tano")
     seen = False
@@ -316,7 +327,7 @@ def _run(words: list[str], start: int, table: NumberWords) -> tuple[int | None, 
     i = start
     while i < len(words):
         word = words[i]
-        pair = (word, words[i + 1]) if i + 1 < len(words) else None
+        pair = (word, words[i + 1]) if table.pairs and i + 1 < len(words) else None
         if pair is not None and pair in table.pairs:
             group += table.pairs[pair]
             last = table.pairs[pair]
@@ -362,9 +373,13 @@ def _run(words: list[str], start: int, table: NumberWords) -> tuple[int | None, 
 @lru_cache(maxsize=65536)
 def word_number(text: str, language: str | None = None) -> NumberMatch | None:
     """The number spelled in words, trying `language` first, then every language."""
-    words = tokens(text)
-    if not words:
-        return None
+    return number_in_words(tokens(text), language)
+
+
+def number_in_words(words: tuple[str, ...], language: str | None) -> NumberMatch | None:
+    """`word_number` on words the caller has already folded; uncached."""
+    if _ALL_NUMBER_WORDS.isdisjoint(words) and _PREFIXED_NUMBER_WORDS.isdisjoint(words):
+        return None  # the usual case, decided in C
     present: set[str] = set()
     for w in words:
         present.update(_LANGUAGES_OF.get(w, ()))
@@ -379,7 +394,11 @@ def word_number(text: str, language: str | None = None) -> NumberMatch | None:
     best: NumberMatch | None = None
     for lang in order:
         table = _FOLDED[lang]
-        split = [part for w in words for part in _split_prefix(w, table)]
+        split = (
+            [part for w in words for part in _split_prefix(w, table)]
+            if "و" in table.connectors
+            else words
+        )
         value, used = _walk(split, table)
         if value is not None and (best is None or used > best.words):
             best = NumberMatch(value, used, lang)

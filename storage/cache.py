@@ -30,6 +30,8 @@ import sqlalchemy.orm as so
 from storage import models as m
 
 DEFAULT_TTL = 30.0
+# Far above what one process serves (organisations × a few kinds, channels, versions).
+MAX_ENTRIES = 10_000
 # `Session.info` key under which a `Database`'s sessions carry its cache.
 SESSION_KEY = "heard.cache"
 _DIRTY = "heard.config_changed"
@@ -74,9 +76,16 @@ class ConfigCache:
     """A small keyed cache with a TTL and process-wide invalidation; thread-safe enough for
     gthread workers (a race loads the same value twice, never a wrong one)."""
 
-    def __init__(self, *, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        ttl: float = DEFAULT_TTL,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = MAX_ENTRIES,
+    ):
         self.ttl = ttl
         self.clock = clock
+        self.max_entries = max_entries
         self._entries: dict[Hashable, _Entry] = {}
         self._lock = threading.Lock()
         self.loads = 0  # how many times a loader ran: tests and benchmarks read it
@@ -92,6 +101,8 @@ class ConfigCache:
         value = load()
         self.loads += 1
         with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # keys can come from requests (a webhook's `To`)
             self._entries[key] = _Entry(value, now, current)
         return value
 

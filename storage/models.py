@@ -343,11 +343,36 @@ class Choice(Base):
     question: so.Mapped[Question] = so.relationship(back_populates="choices")
 
 
+class RecurringPoll(TimestampMixin, Base):
+    """A poll sent again and again ("How many seedlings did your group plant this week?"):
+    every `every_days` from `starts_on` (or from the first `weekday`, 0 = Monday, on or
+    after it) at `send_at` in the organisation's time zone. Each occurrence is a Launch of
+    the poll's latest version, unique per (recurring poll, occurrence date)."""
+
+    __tablename__ = "recurring_polls"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisations.id"))
+    poll_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("polls.id"))
+    audience: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)
+    every_days: so.Mapped[int] = so.mapped_column(default=7)
+    weekday: so.Mapped[int | None]
+    send_at: so.Mapped[time] = so.mapped_column(default=time(9, 0))
+    starts_on: so.Mapped[date]
+    ends_on: so.Mapped[date | None]
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    created_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+
+
 class Launch(TimestampMixin, Base):
     """A poll (or a re-poll round) sent to an audience. Launching twice sends nothing twice:
     sessions are unique per (launch, participant)."""
 
     __tablename__ = "launches"
+    __table_args__ = (
+        # One launch per occurrence of a recurring poll, however often the scheduler runs.
+        sa.UniqueConstraint("recurring_poll_id", "occurrence_on", name="uq_launches_occurrence"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisations.id"))
@@ -360,6 +385,8 @@ class Launch(TimestampMixin, Base):
     finished_at: so.Mapped[datetime | None]
     created_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     repoll_round_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("repoll_rounds.id"))
+    recurring_poll_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("recurring_polls.id"))
+    occurrence_on: so.Mapped[date | None]
     reminder_after_hours: so.Mapped[int | None]
     max_reminders: so.Mapped[int] = so.mapped_column(default=0)
 

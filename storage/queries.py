@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import cache
 from types import MappingProxyType
 from typing import Any
 
@@ -79,13 +80,18 @@ def record_inbound(session: so.Session, values: dict[str, Any]) -> int | None:
     costs no SELECT first and no savepoint, and a racing copy waits for the winner's
     commit and then inserts nothing.
     """
-    statement = (
-        insert_for(session, m.InboundMessage)
-        .values(**values)
+    return session.scalar(_record_inbound_statement(session.get_bind().dialect.name), values)
+
+
+@cache
+def _record_inbound_statement(dialect: str) -> Any:
+    # Built once per dialect: constructing the statement cost more CPU than running it.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(m.InboundMessage)
         .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
         .returning(m.InboundMessage.id)
     )
-    return session.scalar(statement)
 
 
 def active_session(session: so.Session, participant_id: int) -> m.ConversationSession | None:

@@ -190,6 +190,15 @@ def test_entries_expire_after_the_ttl():
     assert cache.loads == 2
 
 
+def test_the_cache_stays_bounded():
+    """Webhook routes are keyed by the request's `To`: a flood of made-up numbers must not
+    grow the process without limit."""
+    cache = ConfigCache(max_entries=3)
+    for key in range(10):
+        cache.get(key, lambda: "route")
+    assert len(cache._entries) <= 3
+
+
 def test_a_session_without_a_cache_just_loads(db):
     from sqlalchemy.orm import Session
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:49:36.561939
+Create Date: 2026-11-26 00:10:45.042631
 """
 
 from __future__ import annotations
@@ -421,6 +421,33 @@ def upgrade() -> None:
         sa.UniqueConstraint("poll_id", "version", name="uq_poll_versions_version"),
     )
     op.create_table(
+        "recurring_polls",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("poll_id", sa.Integer(), nullable=False),
+        sa.Column("audience", sa.JSON(), nullable=False),
+        sa.Column("every_days", sa.Integer(), nullable=False),
+        sa.Column("weekday", sa.Integer(), nullable=True),
+        sa.Column("send_at", sa.Time(), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_recurring_polls_created_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_recurring_polls_organisation_id_organisations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["poll_id"], ["polls.id"], name=op.f("fk_recurring_polls_poll_id_polls")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recurring_polls")),
+    )
+    op.create_table(
         "ussd_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("provider_session_id", sa.String(length=128), nullable=False),
@@ -630,6 +657,8 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("repoll_round_id", sa.Integer(), nullable=True),
+        sa.Column("recurring_poll_id", sa.Integer(), nullable=True),
+        sa.Column("occurrence_on", sa.Date(), nullable=True),
         sa.Column("reminder_after_hours", sa.Integer(), nullable=True),
         sa.Column("max_reminders", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -647,11 +676,17 @@ def upgrade() -> None:
             name=op.f("fk_launches_poll_version_id_poll_versions"),
         ),
         sa.ForeignKeyConstraint(
+            ["recurring_poll_id"],
+            ["recurring_polls.id"],
+            name=op.f("fk_launches_recurring_poll_id_recurring_polls"),
+        ),
+        sa.ForeignKeyConstraint(
             ["repoll_round_id"],
             ["repoll_rounds.id"],
             name=op.f("fk_launches_repoll_round_id_repoll_rounds"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_launches")),
+        sa.UniqueConstraint("recurring_poll_id", "occurrence_on", name="uq_launches_occurrence"),
     )
     op.create_table(
         "sessions",
@@ -878,6 +913,7 @@ def downgrade() -> None:
 
     op.drop_table("web_identities")
     op.drop_table("ussd_sessions")
+    op.drop_table("recurring_polls")
     op.drop_table("poll_versions")
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inbound_messages_participant_id"))
