@@ -518,7 +518,10 @@ class OutboundMessage(TimestampMixin, Base):
         sa.ForeignKey("inbound_messages.id", ondelete="SET NULL")
     )
     launch_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("launches.id"), index=True)
-    session_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("sessions.id"))
+    # Indexed: deleting or erasing sessions checks this foreign key for every row.
+    session_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("sessions.id"), index=True
+    )
     updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
     sent_at: so.Mapped[datetime | None]
 

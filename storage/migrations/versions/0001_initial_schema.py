@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 00:10:45.042631
+Create Date: 2026-11-26 00:23:24.804630
 """
 
 from __future__ import annotations
@@ -838,6 +838,9 @@ def upgrade() -> None:
             ["provider_message_id"],
             unique=False,
         )
+        batch_op.create_index(
+            batch_op.f("ix_outbound_messages_session_id"), ["session_id"], unique=False
+        )
         batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
 
     op.create_table(
@@ -874,6 +877,7 @@ def downgrade() -> None:
     op.drop_table("message_status_events")
     with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_due")
+        batch_op.drop_index(batch_op.f("ix_outbound_messages_session_id"))
         batch_op.drop_index(batch_op.f("ix_outbound_messages_provider_message_id"))
         batch_op.drop_index(batch_op.f("ix_outbound_messages_participant_id"))
         batch_op.drop_index(batch_op.f("ix_outbound_messages_launch_id"))
