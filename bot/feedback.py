@@ -22,9 +22,7 @@ import sqlalchemy.orm as so
 
 from bot.commitments import DONE_KEY, commitment_of_round
 from bot.flows.poll_format import localised
-from bot.messages import Reply
-from bot.outreach import allowed_send_time, insert_outbox, outbox_values
-from bot.render import compose
+from bot.outreach import insert_outbox, outreach_values
 from bot.texts import Texts
 from storage import models as m
 from storage import queries
@@ -98,24 +96,13 @@ def send_feedback(db: so.Session, round_row: m.RepollRound, now: datetime) -> in
     values = []
     for person in db.execute(_respondents(round_row.id)):
         language = person.language or default
-        text, encoding, segments = compose(
-            Reply(text=localised(texts, language, order), language=language)
-        )
         values.append(
-            outbox_values(
-                organisation_id=organisation.id,
-                person=person,
-                text=text,
+            outreach_values(
+                organisation,
+                person,
+                localised(texts, language, order),
                 language=language,
-                encoding=encoding,
-                segments=segments,
                 now=now,
-                send_at=allowed_send_time(
-                    now,
-                    person.timezone or organisation.timezone,
-                    organisation.quiet_start,
-                    organisation.quiet_end,
-                ),
             )
         )
     round_row.feedback_sent_at = now

@@ -410,6 +410,38 @@ def insert_ignoring_conflicts(db: so.Session, table: sa.Table):
     return insert(table).on_conflict_do_nothing()
 
 
+def outreach_values(
+    organisation: m.Organisation,
+    person: Any,
+    text: str,
+    *,
+    language: str,
+    now: datetime,
+    launch_id: int | None = None,
+    session_id: int | None = None,
+) -> dict[str, Any]:
+    """An outbox row for a message Heard starts (not a reply): composed knowing its
+    encoding and cost, and due at the first moment outside the person's quiet hours."""
+    composed, encoding, segments = compose(Reply(text=text, language=language))
+    return outbox_values(
+        organisation_id=organisation.id,
+        person=person,
+        text=composed,
+        language=language,
+        encoding=encoding,
+        segments=segments,
+        now=now,
+        send_at=allowed_send_time(
+            now,
+            person.timezone or organisation.timezone,
+            organisation.quiet_start,
+            organisation.quiet_end,
+        ),
+        launch_id=launch_id,
+        session_id=session_id,
+    )
+
+
 def outbox_values(
     *,
     organisation_id: int,
@@ -606,24 +638,13 @@ def _remind(db: so.Session, row: m.Launch, now: datetime) -> int:
             question = definition.question(person.step)
         except KeyError:
             continue
-        text, encoding, segments = compose(
-            Reply(text=prompt_text(question, language, definition.languages), language=language)
-        )
         values.append(
-            outbox_values(
-                organisation_id=organisation.id,
-                person=person,
-                text=text,
+            outreach_values(
+                organisation,
+                person,
+                prompt_text(question, language, definition.languages),
                 language=language,
-                encoding=encoding,
-                segments=segments,
                 now=now,
-                send_at=allowed_send_time(
-                    now,
-                    person.timezone or organisation.timezone,
-                    organisation.quiet_start,
-                    organisation.quiet_end,
-                ),
                 launch_id=row.id,
                 session_id=person.session_id,
             )

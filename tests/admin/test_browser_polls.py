@@ -99,7 +99,7 @@ def login(browser, base: str, email: str, *, width: int = 1280):
     page.goto(f"{base}/login")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main form button[type=submit]")
     page.wait_for_url(f"{base}/")
     return page
 
