@@ -11,15 +11,19 @@ def init_app(app) -> None:
     app.register_blueprint(simulator.blueprint)
     _init_polls(app)
     _init_commitments(app)
+    _init_poll_feedback(app)
     app.register_blueprint(texts.blueprint)  # the organisation's wording of system messages
 
 
 def _init_polls(app) -> None:
-    """The poll builder, launches, results and the printable report."""
-    from admin import launches, polls, reports, results
+    """The poll builder, launches, recurring polls, results and the printable report."""
+    from admin import api_schedules, launches, polls, reports, results, schedules
+    from admin.auth import csrf
 
-    for module in (polls, launches, results, reports):
+    for module in (polls, launches, schedules, results, reports):
         app.register_blueprint(module.blueprint)
+    csrf.exempt(api_schedules.blueprint)  # bearer tokens, not cookies: no session to forge
+    app.register_blueprint(api_schedules.blueprint)
 
 
 def _init_people(app) -> None:
@@ -59,3 +63,13 @@ def _init_commitments(app) -> None:
         app.register_blueprint(api_blueprint)
     app.register_blueprint(scorecard.blueprint)
     app.register_blueprint(tracker.blueprint)
+
+
+def _init_poll_feedback(app) -> None:
+    """Poll results sent back to the participants: the panel page and the API."""
+    from admin import api_poll_feedback, poll_feedback
+    from admin.auth import csrf
+
+    app.register_blueprint(poll_feedback.blueprint)
+    csrf.exempt(api_poll_feedback.blueprint)  # bearer tokens, not cookies: no session to forge
+    app.register_blueprint(api_poll_feedback.blueprint)

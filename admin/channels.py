@@ -104,7 +104,7 @@ def _create(form: ChannelForm) -> int:
             )
         )
         if taken is not None:
-            form.address.errors.append("This address is already registered with Heard.")
+            form.address.errors.append(_("This address is already registered with Heard."))
             return 400
         channel = m.Channel(
             organisation_id=current_organisation_id(),

@@ -42,6 +42,7 @@ from babel.messages.pofile import read_po
 from babel.support import LazyProxy, Translations
 from flask import Blueprint, current_app, g, has_request_context, redirect, request
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from storage import models as m
 
@@ -134,6 +135,59 @@ def lazy_gettext(message: str, **variables: object) -> LazyProxy:
 _l = lazy_gettext
 
 
+class FormTranslations:
+    """WTForms' own messages ("This field is required.") from the panel's catalog, so a
+    field's error is in the page's language. Installed for every FlaskForm by `init_app`:
+    Flask-WTF only translates them through Flask-Babel, which the panel does not use (see
+    the module docstring), and WTForms ships no Swahili. WTForms fills the placeholders
+    itself, so these only translate."""
+
+    def gettext(self, string: str) -> str:
+        return translations(current_language()).gettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return translations(current_language()).ngettext(singular, plural, n)
+
+
+FORM_TRANSLATIONS = FormTranslations()
+
+
+def _wtforms_messages() -> None:  # pragma: no cover
+    """Never called: marks the WTForms and Flask-WTF messages our forms can show, so that
+    extraction puts them in the catalog. The msgids are WTForms' own, letter for letter."""
+    N_("This field is required.")
+    N_("Invalid input.")
+    N_("Invalid email address.")
+    N_("Not a valid choice.")
+    N_("Not a valid integer value.")
+    N_("Not a valid decimal value.")
+    N_("Not a valid float value.")
+    N_("Not a valid date value.")
+    N_("Not a valid time value.")
+    N_("Not a valid datetime value.")
+    N_("Number must be at least %(min)s.")
+    N_("Number must be at most %(max)s.")
+    N_("Number must be between %(min)s and %(max)s.")
+    N_("Field must be between %(min)d and %(max)d characters long.")
+    ngettext(
+        "Field must be at least %(min)d character long.",
+        "Field must be at least %(min)d characters long.",
+        1,
+    )
+    ngettext(
+        "Field cannot be longer than %(max)d character.",
+        "Field cannot be longer than %(max)d characters.",
+        1,
+    )
+    ngettext(
+        "Field must be exactly %(max)d character long.",
+        "Field must be exactly %(max)d characters long.",
+        1,
+    )
+    N_("File does not have an approved extension.")
+    N_("Invalid CSRF Token.")
+
+
 def switcher_next() -> str:
     """Where the switcher returns to: this page, minus any `?lang=`, which would otherwise
     override the language just chosen."""
@@ -183,7 +237,13 @@ def _template_ngettext(singular: str, plural: str, num: int) -> str:
     return translations(current_language()).ngettext(singular, plural, num)
 
 
+def _form_translations(meta, form) -> FormTranslations:
+    return FORM_TRANSLATIONS
+
+
 def init_app(app) -> None:
+    from admin import labels  # imports this module: not at the top
+
     app.jinja_env.add_extension("jinja2.ext.i18n")
     # newstyle: `_('Launch %(key)s', key=...)` fills placeholders itself and escapes the
     # values it fills in, so the callables given to Jinja only translate.
@@ -193,5 +253,7 @@ def init_app(app) -> None:
         ui_languages=LANGUAGES,
         language_switcher_next=switcher_next,
     )
+    labels.init_app(app)  # `{{ value|label('status') }}`: stored codes as translated labels
+    FlaskForm.Meta.get_translations = _form_translations
     app.after_request(_vary)
     app.register_blueprint(blueprint)

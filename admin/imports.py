@@ -95,10 +95,15 @@ def check_rows(
             [],
             [],
             0,
-            "The file needs a 'phone' column (and optionally " + ", ".join(COLUMNS[1:]) + ").",
+            _(
+                "The file needs a ‘phone’ column (and optionally %(columns)s).",
+                columns=", ".join(COLUMNS[1:]),
+            ),
         )
     if len(raw_rows) > MAX_ROWS:
-        return Checked([], [], len(raw_rows), f"At most {MAX_ROWS:,} rows per import.")
+        return Checked(
+            [], [], len(raw_rows), _("At most %(count)s rows per import.", count=f"{MAX_ROWS:,}")
+        )
     known_languages = set(languages)
     known_groups = {name.casefold(): name for name in group_names}
     seen: dict[str, int] = {}
@@ -117,16 +122,22 @@ def _check_row(index, raw, region, languages, groups, seen) -> tuple[str | None,
     try:
         phone = normalise_number(raw.get("phone", ""), region)
     except InvalidNumber as error:
-        return f"invalid number {raw.get('phone', '')!r}: {error.reason}", None
+        number = repr(raw.get("phone", ""))
+        return _("invalid number %(number)s: %(reason)s", number=number, reason=error.reason), None
     if phone in seen:
-        return f"duplicate of row {seen[phone]} ({phone})", None
+        return _("duplicate of row %(row)s (%(phone)s)", row=seen[phone], phone=phone), None
     language = raw.get("language", "")
     if language and language not in languages:
-        return f"unknown language {language!r} (use one of {', '.join(sorted(languages))})", None
+        known = ", ".join(sorted(languages))
+        return _(
+            "unknown language %(language)s (use one of %(known)s)",
+            language=repr(language),
+            known=known,
+        ), None
     names = [n.strip() for n in raw.get("groups", "").split(";") if n.strip()]
     unknown = [n for n in names if n.casefold() not in groups]
     if unknown:
-        return f"unknown group {unknown[0]!r} (create it first)", None
+        return _("unknown group %(group)s (create it first)", group=repr(unknown[0])), None
     seen[phone] = index
     profile = {key: raw[key][:200] for key in PROFILE if raw.get(key)}
     return None, ParsedRow(index, phone, profile, [groups[n.casefold()] for n in names])
@@ -297,7 +308,7 @@ def new():
     try:
         text = upload.read().decode("utf-8-sig")
     except UnicodeDecodeError:
-        form.file.errors.append("Save the file as CSV in UTF-8 (Excel: 'CSV UTF-8').")
+        form.file.errors.append(_("Save the file as CSV in UTF-8 (Excel: ‘CSV UTF-8’)."))
         return render_template("imports/new.html", form=form, columns=COLUMNS), 400
     with _db().session() as session:
         job = m.ImportJob(

@@ -28,7 +28,7 @@ from flask import (
 from flask_login import current_user
 
 from admin.access import ANALYST, COORDINATOR, get_owned, role_required
-from admin.i18n import ngettext
+from admin.i18n import _, ngettext
 from admin.polls import latest, poll_or_404
 from bot.audience import PROFILE_FILTERS, AudienceError
 from storage import models as m
@@ -149,11 +149,11 @@ def _launch(session, organisation, version, audience) -> int | str:
     if request.form.get("action") == "schedule":
         scheduled_for = _scheduled_for(request.form.get("scheduled_for", ""), organisation.timezone)
         if scheduled_for is None:
-            return "Pick a date and time in the future to schedule the launch."
+            return _("Pick a date and time in the future to schedule the launch.")
         if scheduled_for <= now:
-            return "That time has passed: pick a time in the future, or launch now."
+            return _("That time has passed: pick a time in the future, or launch now.")
     if outreach.audience_count(session, organisation.id, audience) == 0:
-        return "Nobody can be reached with this audience (only people who consented count)."
+        return _("Nobody can be reached with this audience (only people who consented count).")
     try:
         row = outreach.create_launch(
             session,

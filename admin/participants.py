@@ -305,7 +305,7 @@ def _change_member(session: so.Session, group: m.Group, form: MemberForm) -> int
     try:
         phone = normalise_number(form.phone.data, organisation.default_region)
     except InvalidNumber as error:
-        form.phone.errors.append(f"Invalid number: {error.reason}.")
+        form.phone.errors.append(_("Invalid number: %(reason)s.", reason=error.reason))
         return 400
     participant = session.scalar(
         sa.select(m.Participant).where(
@@ -313,7 +313,7 @@ def _change_member(session: so.Session, group: m.Group, form: MemberForm) -> int
         )
     )
     if participant is None:
-        form.phone.errors.append("No participant has this number (import them first).")
+        form.phone.errors.append(_("No participant has this number (import them first)."))
         return 400
     members = m.group_members
     in_group = session.scalar(

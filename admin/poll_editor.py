@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from admin.i18n import N_, gettext
 from bot.flows.poll_format import QUESTION_TYPES, PollDefinition, poll_to_dict
 
 EDITABLE_CHOICES = ("choice", "multi_choice")
@@ -27,11 +28,89 @@ def field_id(location: str) -> str:
     return where.replace(".", "-")
 
 
+# The validator's messages (bot.flows.poll_format, in English: the CLI and the API print
+# them as they are), as the builder shows them in the coordinator's language. Each msgid is
+# the English message with its variable parts as placeholders; a message not listed here
+# (a new one, a condition parser's detail) is shown in English rather than not at all.
+VALIDATOR_MESSAGES = (
+    N_("unknown field %(name)s (allowed: %(allowed)s)"),
+    N_("required: lowercase letters, digits, '-' or '_' (a slug)"),
+    N_("at least 1 question required"),
+    N_("at most %(count)s questions allowed"),
+    N_("duplicate question key %(key)s"),
+    N_("at least 1 language code required, e.g. [en, sw]"),
+    N_("%(code)s is not an ISO 639 code like 'en'"),
+    N_("duplicate language %(code)s"),
+    N_("required, at least in the first language"),
+    N_("required, at least in %(language)s"),
+    N_("must be text or a mapping of language to text"),
+    N_("language is not in the poll's languages"),
+    N_("must be non-empty text"),
+    N_("missing text in the first language (%(language)s)"),
+    N_("must be a mapping of fields"),
+    N_("unknown field %(name)s"),
+    N_("required: a letter or '_' then letters, digits or '_'"),
+    N_("%(type)s is not one of %(types)s"),
+    N_("must be true or false"),
+    N_("must be a condition such as \"works == 'no'\""),
+    N_("yes_no choices must be exactly 'yes' then 'no'"),
+    N_("not allowed for type %(type)s"),
+    N_("at least 2 choices required"),
+    N_("at most %(count)s choices allowed"),
+    N_("must be a mapping with value and label"),
+    N_("required: text of at most 64 characters (quote yes/no)"),
+    N_("duplicate value %(value)s"),
+    N_("duplicate label %(label)s"),
+    N_("ratings are always 1-5; omit %(name)s"),
+    N_("must be a number"),
+    N_("min (%(low)s) is greater than max (%(high)s)"),
+    N_('must be a list of SDG indicators such as ["6.1.1"]'),
+    N_("%(tag)s is not an SDG indicator like '6.1.1'"),
+    N_("%(name)s refers to this question itself"),
+    N_("%(name)s is not an earlier question"),
+    N_("%(literal)s is not a choice of %(name)s"),
+    N_("%(name)s is a number; compare it with a number, not %(literal)s"),
+    N_("a poll called %(key)s already exists; edit it instead"),
+)
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _pattern(msgid: str) -> re.Pattern[str]:
+    parts = _PLACEHOLDER.split(msgid)  # literal, name, literal, name, …
+    return re.compile(
+        "".join(
+            f"(?P<{part}>.+?)" if index % 2 else re.escape(part) for index, part in enumerate(parts)
+        ),
+        re.DOTALL,
+    )
+
+
+_PATTERNS = [(_pattern(msgid), msgid) for msgid in VALIDATOR_MESSAGES]
+
+
+def translate_message(message: str) -> str:
+    """One validator message in the request's language, its values (keys, codes) kept."""
+    for pattern, msgid in _PATTERNS:
+        found = pattern.fullmatch(message)
+        if found:
+            return gettext(msgid, **found.groupdict())
+    return message
+
+
+def translate_problem(problem: str) -> str:
+    """`questions[0].key: duplicate question key 'q1'`, its message translated."""
+    location, separator, message = problem.partition(": ")
+    if not separator:
+        return translate_message(problem)
+    return f"{location}{separator}{translate_message(message)}"
+
+
 def problems_by_field(problems: list[str]) -> dict[str, list[str]]:
+    """Each problem under the field it is about, translated (the location stays a key)."""
     found: dict[str, list[str]] = {}
     for problem in problems:
         location, _, message = problem.partition(": ")
-        found.setdefault(field_id(location), []).append(message or problem)
+        found.setdefault(field_id(location), []).append(translate_message(message or problem))
     return found
 
 
@@ -220,4 +299,5 @@ __all__ = [
     "new_editor",
     "poll_dict",
     "problems_by_field",
+    "translate_problem",
 ]

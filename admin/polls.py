@@ -142,7 +142,7 @@ def _builder(editor, *, poll, problems=None, status=200, launched=False):
             poll=poll,
             launched=launched,
             types=QUESTION_TYPES,
-            problems=problems,
+            problems=[poll_editor.translate_problem(problem) for problem in problems],
             errors=poll_editor.problems_by_field(problems),
             measures=_measures(editor),
             simulator=current_app.extensions["heard"].settings.simulator,
@@ -267,7 +267,8 @@ def upload():
 
 
 def _upload_failed(problems: list[str]):
-    return render_template("polls_upload_errors.html", problems=problems), 422
+    shown = [poll_editor.translate_problem(problem) for problem in problems]
+    return render_template("polls_upload_errors.html", problems=shown), 422
 
 
 @blueprint.get("/polls/<int:poll_id>/preview")

@@ -40,12 +40,12 @@ def _row(item: verdicts.CommitmentOverview, language: str) -> dict:
         "duty_bearer": item.duty_bearer,
         "commitment": item.short_name.get(language) or item.description,
         "due_on": item.due_on.isoformat() if item.due_on else "",
-        "status": item.status.replace("_", " "),
+        "status": item.status,
         "overdue": item.overdue,
         "rounds": item.rounds,
         "has_round": latest is not None,
         "enough": enough,
-        "verdict": (latest.verdict or "").replace("_", " ") if enough else None,
+        "verdict": latest.verdict if enough else None,
         "yes_percent": round(100 * latest.yes_share)
         if enough and latest.yes_share is not None
         else None,

@@ -24,6 +24,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 
 from admin.access import ANALYST, COORDINATOR, current_organisation_id, has_role, role_required
+from admin.i18n import _, _l
 from bot.segments import measure
 from bot.texts import MESSAGES, catalog_entry, placeholders
 from storage import models as m
@@ -59,7 +60,7 @@ SAMPLE: dict[str, str] = {
 
 
 class OverrideForm(FlaskForm):
-    text = TextAreaField("Your text")
+    text = TextAreaField(_l("Your wording"))
 
 
 @dataclass(frozen=True)
@@ -103,34 +104,38 @@ def as_sent(text: str, organisation_name: str) -> str:
 def override_problem(key: str, text: str, organisation_name: str) -> str | None:
     """Why `text` cannot replace message `key`, or None when it can."""
     if not text.strip():
-        return "Write a text, or use “Back to the catalog text” to remove your override."
+        return _("Write a text, or use “Back to the catalog text” to remove your override.")
     if len(text) > MAX_LENGTH:
-        return f"Keep it under {MAX_LENGTH} characters."
+        return _("Keep it under %(count)s characters.", count=MAX_LENGTH)
     expected = placeholders(MESSAGES[key])
     try:
         found = placeholders(text)
     except ValueError:
-        return "A { or } is not closed. Placeholders look like {org}."
+        return _("A { or } is not closed. Placeholders look like {org}.")
     if found != expected:
-        return (
-            f"Use exactly the placeholders of the English text: {_names(expected)}. "
-            f"This text has {_names(found)}."
+        return _(
+            "Use exactly the placeholders of the English text: %(expected)s. "
+            "This text has %(found)s.",
+            expected=_names(expected),
+            found=_names(found),
         )
     try:
         text.format(**dict.fromkeys(expected, "x"))
     except (KeyError, IndexError, ValueError, AttributeError, TypeError):
-        return "Write placeholders plainly, like {org}, with nothing else inside the braces."
+        return _("Write placeholders plainly, like {org}, with nothing else inside the braces.")
     info = measure(as_sent(text, organisation_name))
     if info.segments > MAX_SEGMENTS:
-        return (
-            f"This would take {info.segments} SMS segments ({info.encoding}); "
-            f"keep it to {MAX_SEGMENTS}."
+        return _(
+            "This would take %(segments)s SMS segments (%(encoding)s); keep it to %(most)s.",
+            segments=info.segments,
+            encoding=info.encoding,
+            most=MAX_SEGMENTS,
         )
     return None
 
 
 def _names(names: set[str]) -> str:
-    return ", ".join("{" + name + "}" for name in sorted(names)) or "none"
+    return ", ".join("{" + name + "}" for name in sorted(names)) or _("none")
 
 
 def _services():
@@ -250,7 +255,13 @@ def _save(session: so.Session, organisation: m.Organisation, key: str, language:
         target=f"{key} [{language}]",
         detail={"key": key, "language": language, "before": before, "after": text},
     )
-    flash(f"Your wording of {key} in {language} is saved; participants get it from now on.")
+    flash(
+        _(
+            "Your wording of %(key)s in %(language)s is saved; participants get it from now on.",
+            key=key,
+            language=language,
+        )
+    )
 
 
 def _clear(session: so.Session, organisation: m.Organisation, key: str, language: str):
@@ -266,7 +277,14 @@ def _clear(session: so.Session, organisation: m.Organisation, key: str, language
         detail={"key": key, "language": language, "before": row.text, "after": None},
     )
     session.delete(row)
-    flash(f"Your wording of {key} in {language} is removed; participants get the catalog text.")
+    flash(
+        _(
+            "Your wording of %(key)s in %(language)s is removed; participants get the catalog"
+            " text.",
+            key=key,
+            language=language,
+        )
+    )
 
 
 def _override_row(

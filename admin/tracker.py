@@ -382,7 +382,7 @@ def _round_of(session, row: m.Commitment, round_id: int) -> m.RepollRound:
 
 def _save_feedback(session, row, round_row, texts: dict[str, str]) -> str | None:
     if round_row.status != "closed":
-        return "Feedback is written once the round has closed and its verdict is known."
+        return _("Feedback is written once the round has closed and its verdict is known.")
     try:
         feedback.set_feedback_text(session, round_row, texts)
     except feedback.FeedbackError as problem:

@@ -16,6 +16,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from admin.i18n import _
 from admin.launches import audience_from
 from bot.commitments import STATUSES
 from bot.verdicts import DEFAULT_THRESHOLDS
@@ -59,9 +60,9 @@ class CommitmentInput:
 def _text(form: Mapping[str, str], name: str, errors: Errors, *, limit: int, required=True):
     value = (form.get(name) or "").strip()
     if required and not value:
-        errors.setdefault(name, []).append("Required.")
+        errors.setdefault(name, []).append(_("Required."))
     elif len(value) > limit:
-        errors.setdefault(name, []).append(f"At most {limit} characters.")
+        errors.setdefault(name, []).append(_("At most %(count)s characters.", count=limit))
     return value
 
 
@@ -69,19 +70,21 @@ def _date(form: Mapping[str, str], name: str, errors: Errors, *, required: bool)
     raw = (form.get(name) or "").strip()
     if not raw:
         if required:
-            errors.setdefault(name, []).append("Pick a date.")
+            errors.setdefault(name, []).append(_("Pick a date."))
         return None
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        errors.setdefault(name, []).append("Not a date (YYYY-MM-DD).")
+        errors.setdefault(name, []).append(_("Not a date (YYYY-MM-DD)."))
         return None
 
 
 def _whole(form: Mapping[str, str], name: str, errors: Errors, *, low: int, high: int) -> int:
     raw = (form.get(name) or "").strip()
     if not raw.isdigit() or not low <= int(raw) <= high:
-        errors.setdefault(name, []).append(f"A whole number from {low} to {high}.")
+        errors.setdefault(name, []).append(
+            _("A whole number from %(low)s to %(high)s.", low=low, high=high)
+        )
         return low
     return int(raw)
 
@@ -96,7 +99,9 @@ def dialogue_from(form: Mapping[str, str]) -> tuple[DialogueInput | None, Errors
         line.strip()[:200] for line in (form.get("officials") or "").splitlines() if line.strip()
     )
     if len(officials) > MAX_OFFICIALS:
-        errors.setdefault("officials", []).append(f"At most {MAX_OFFICIALS} officials.")
+        errors.setdefault("officials", []).append(
+            _("At most %(count)s officials.", count=MAX_OFFICIALS)
+        )
     if errors:
         return None, errors
     return DialogueInput(title, held_on, place, officials, notes), errors
@@ -114,17 +119,17 @@ def commitment_from(
     names = {k: v for k, v in names.items() if v}
     if not names:
         errors.setdefault(f"short_name-{next(iter(languages), 'en')}", []).append(
-            "Name the commitment in at least one language (it goes into the question)."
+            _("Name the commitment in at least one language (it goes into the question).")
         )
     for language, name in names.items():
         if len(name) > 80:
             errors.setdefault(f"short_name-{language}", []).append(
-                "At most 80 characters: it is part of an SMS."
+                _("At most 80 characters: it is part of an SMS.")
             )
     audience = audience_from(form)
     if not audience:
         errors.setdefault("audience", []).append(
-            "Pick who is asked: at least one group, village, language or profile value."
+            _("Pick who is asked: at least one group, village, language or profile value.")
         )
     every_days = _whole(form, "every_days", errors, low=1, high=MAX_EVERY_DAYS)
     weeks = _whole(form, "weeks_after_due", errors, low=0, high=MAX_WEEKS_AFTER_DUE)
@@ -142,7 +147,7 @@ def _time(form: Mapping[str, str], name: str, errors: Errors) -> time:
     try:
         return time.fromisoformat(raw).replace(second=0, microsecond=0)
     except ValueError:
-        errors.setdefault(name, []).append("A time of day (HH:MM).")
+        errors.setdefault(name, []).append(_("A time of day (HH:MM)."))
         return time(10, 0)
 
 
@@ -170,7 +175,7 @@ def status_from(form: Mapping[str, str]) -> tuple[tuple[str, str] | None, Errors
     errors: Errors = {}
     status = (form.get("status") or "").strip()
     if status not in STATUSES:
-        errors.setdefault("status", []).append("Pick a status from the list.")
+        errors.setdefault("status", []).append(_("Pick a status from the list."))
     note = _text(form, "note", errors, limit=MAX_NOTE, required=False)
     if errors:
         return None, errors

@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, Regexp
 from admin.access import OWNER, current_organisation_id, get_owned, role_required
 from admin.auth import ROLES, create_user
 from admin.i18n import _, _l
+from admin.labels import label
 from storage import models as m
 from storage.queries import audit
 
@@ -107,7 +108,7 @@ def _invite(form: InviteForm) -> tuple[str | None, int]:
         _(
             "%(email)s can now log in as %(role)s with the password shown below.",
             email=email,
-            role=form.role.data,
+            role=label(form.role.data, "role"),
         )
     )
     return password, 201

@@ -10,10 +10,13 @@ from a load thread that retries until it gets a 200, as a provider does. At rand
 a worker, the scheduler or the web process group is killed with SIGKILL and restarted,
 until the outbox is drained.
 
-A killed worker leaves its claimed batch `sending`. A restarted worker settles only rows
-older than five minutes (`Outbox.recover`: younger ones may still be in flight elsewhere),
-so instead of waiting five real minutes the script runs that same `recover()` at the end
-with a clock six minutes ahead, exactly what the next worker start would do.
+A killed worker leaves the rows of the provider call it was in `sending` (one message for
+Twilio, one bulk request for Africa's Talking); the rest of its claimed batch comes due
+again when the claim's lease ends. Workers settle `sending` rows only once older than five
+minutes (`Outbox.recover`: younger ones may still be in flight elsewhere), so instead of
+waiting five real minutes the script runs that same `recover()` at the end with a clock
+six minutes ahead, then drains the rows it re-queued, as any worker's periodic recovery
+would.
 
 Counted at the end:
 - lost: rows never sent and not `unknown` (still queued/sending, failed, cancelled), plus
@@ -21,7 +24,8 @@ Counted at the end:
 - sent_twice: sends the provider received beyond the rows that could explain them
   (sent, delivered or unknown rows to that recipient);
 - unknown: rows left in doubt, and of those how many the provider never received (these
-  could have been re-queued safely).
+  could have been re-queued safely); `recovery.requeued` counts the rows recovery found
+  Twilio never got and queued again (`resent`: sent by the final drain).
 
 Channel rates are lifted to 1e6/s (Channel.rate_per_second, which the worker's token bucket
 reads) and quiet hours switched off, because the processes run on the real clock.
@@ -269,7 +273,8 @@ def _progress(engine: sa.Engine) -> dict[str, int]:
 
 
 def _settle_like_the_next_worker(env: dict[str, str]) -> dict[str, int]:
-    """`Outbox.recover()` with the clock six minutes on: what a worker starting later does."""
+    """`Outbox.recover()` with the clock six minutes on, then drain what it re-queued: what
+    any worker's periodic recovery does once the rows are older than its guard."""
     from bot.clock import FakeClock
     from heard.config import Settings
     from heard.services import Services
@@ -281,9 +286,13 @@ def _settle_like_the_next_worker(env: dict[str, str]) -> dict[str, int]:
     totals: Counter = Counter()
     while True:
         report = outbox.recover()
-        totals.update(sent=report.sent, unknown=report.unknown, left=report.left)
-        if report.sent + report.unknown == 0:
+        totals.update(
+            sent=report.sent, unknown=report.unknown, left=report.left, requeued=report.requeued
+        )
+        if report.sent + report.unknown + report.requeued == 0:
             break
+    while (drained := outbox.drain_once()).claimed:
+        totals.update(resent=drained.sent)
     services.db.dispose()
     return dict(totals)
 

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from bot import audience as audiences
+from bot.commitments import local_today
 from bot.outreach import allowed_send_time, create_launch, launch, zone
 from bot.polls import definition_of, latest_version
 from storage import models as m
@@ -80,10 +81,7 @@ def schedule_poll(
         raise LookupError(f"no poll {poll_key!r} in this organisation")
     if not definition_of(db, version.id).questions:
         raise RecurringError("a poll without questions cannot be scheduled")
-    if not 1 <= every_days <= 365:
-        raise RecurringError("every_days must be between 1 and 365")
-    if weekday is not None and not 0 <= weekday <= 6:
-        raise RecurringError("weekday must be 0 (Monday) to 6 (Sunday)")
+    check_cadence(every_days, weekday)
     if ends_on is not None and ends_on < starts_on:
         raise RecurringError("the schedule would end before it starts")
     cleaned = audiences.validate(audience)
@@ -108,13 +106,31 @@ def schedule_poll(
     return row
 
 
+def check_cadence(every_days: int, weekday: int | None) -> None:
+    """Refuse a cadence that cannot be kept. A weekday with a step that is not whole weeks
+    would drift off that weekday after the first occurrence ("every Monday" sent on a
+    Thursday), so it must be 7, 14, ... days."""
+    if not 1 <= every_days <= 365:
+        raise RecurringError("every_days must be between 1 and 365")
+    if weekday is None:
+        return
+    if not 0 <= weekday <= 6:
+        raise RecurringError("weekday must be 0 (Monday) to 6 (Sunday)")
+    if every_days % 7:
+        raise RecurringError("with a weekday, every_days must be whole weeks (7, 14, ...)")
+
+
 # --- when -------------------------------------------------------------------------------
 
 
 def first_day(row: m.RecurringPoll) -> date:
+    return _on_or_after(row, row.starts_on)
+
+
+def _on_or_after(row: m.RecurringPoll, day: date) -> date:
     if row.weekday is None:
-        return row.starts_on
-    return row.starts_on + timedelta(days=(row.weekday - row.starts_on.weekday()) % 7)
+        return day
+    return day + timedelta(days=(row.weekday - day.weekday()) % 7)
 
 
 def due_at(row: m.RecurringPoll, organisation: m.Organisation, day: date) -> datetime:
@@ -202,9 +218,7 @@ def launch_due(db: so.Session, recurring_id: int, now: datetime) -> Occurrence |
         # Its period is over and no newer occurrence exists: the schedule has ended.
         # A "this week" question about last month would only mislead.
         return None
-    previous = db.scalar(
-        sa.select(sa.func.max(m.Launch.occurrence_on)).where(m.Launch.recurring_poll_id == row.id)
-    )
+    previous = last_sent(db, row.id)
     if previous is not None and previous >= day:
         return None
     skipped = _skipped(row, previous, index)
@@ -254,3 +268,133 @@ def schedules(db: so.Session, organisation_id: int) -> list[m.RecurringPoll]:
             .order_by(m.RecurringPoll.id)
         )
     )
+
+
+# --- looking at and changing one -----------------------------------------------------------
+
+
+def last_sent(db: so.Session, recurring_id: int) -> date | None:
+    """The local date of the newest occurrence already launched."""
+    return db.scalar(
+        sa.select(sa.func.max(m.Launch.occurrence_on)).where(
+            m.Launch.recurring_poll_id == recurring_id
+        )
+    )
+
+
+def last_sent_by_schedule(db: so.Session, ids: list[int]) -> dict[int, date]:
+    """`last_sent` for many schedules in one query (a list page shows them all)."""
+    if not ids:
+        return {}
+    rows = db.execute(
+        sa.select(m.Launch.recurring_poll_id, sa.func.max(m.Launch.occurrence_on))
+        .where(m.Launch.recurring_poll_id.in_(ids))
+        .group_by(m.Launch.recurring_poll_id)
+    ).all()
+    return dict(rows)
+
+
+def recent_launches(db: so.Session, ids: list[int], *, each: int = 3) -> dict[int, list[m.Launch]]:
+    """The newest `each` launches of every schedule in `ids`, newest first. A window
+    function, so a schedule that has run weekly for years costs no more than a new one."""
+    if not ids:
+        return {}
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=m.Launch.recurring_poll_id, order_by=m.Launch.occurrence_on.desc())
+        .label("rank")
+    )
+    ranked = sa.select(m.Launch.id, rank).where(m.Launch.recurring_poll_id.in_(ids)).subquery()
+    rows = db.scalars(
+        sa.select(m.Launch)
+        .join(ranked, ranked.c.id == m.Launch.id)
+        .where(ranked.c.rank <= each)
+        .order_by(m.Launch.recurring_poll_id, m.Launch.occurrence_on.desc())
+    ).all()
+    found: dict[int, list[m.Launch]] = {recurring_id: [] for recurring_id in ids}
+    for row in rows:
+        found[row.recurring_poll_id].append(row)
+    return found
+
+
+def next_occurrence(
+    row: m.RecurringPoll, organisation: m.Organisation, now: datetime, *, sent: date | None
+) -> tuple[date, datetime] | None:
+    """(local date, due time) of the next occurrence that will be launched, or None when
+    the schedule is paused or over. `sent` is `last_sent`. Mirrors `launch_due`: an
+    occurrence already due but not yet launched (the scheduler ticks every few minutes, or
+    the schedule was just resumed within its period) is the next one."""
+    if not row.active:
+        return None
+    newest = newest_due(row, organisation, now)
+    index = 0
+    if newest is not None:
+        index, day, at = newest
+        if now - at < timedelta(days=row.every_days) and (sent is None or sent < day):
+            return day, at
+        index += 1
+    day = first_day(row) + timedelta(days=index * row.every_days)
+    if row.ends_on is not None and day > row.ends_on:
+        return None
+    return day, due_at(row, organisation, day)
+
+
+def update_schedule(
+    db: so.Session,
+    row: m.RecurringPoll,
+    now: datetime,
+    *,
+    every_days: int,
+    weekday: int | None,
+    send_at: time,
+    ends_on: date | None,
+) -> list[str]:
+    """Change the cadence or the end; the names of the fields that changed (for the audit
+    log). A change reaches only the future: see `_restart_on`."""
+    organisation = db.get(m.Organisation, row.organisation_id)
+    check_cadence(every_days, weekday)
+    if ends_on is not None and ends_on != row.ends_on:
+        if ends_on < row.starts_on:
+            raise RecurringError("the schedule would end before it starts")
+        if ends_on < local_today(organisation, now):
+            raise RecurringError("that end date has passed: pause the schedule to stop it now")
+    new = {"every_days": every_days, "weekday": weekday, "send_at": send_at, "ends_on": ends_on}
+    changed = [name for name, value in new.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, new[name])
+    if "every_days" in changed or "weekday" in changed:
+        restart = _restart_on(db, row, organisation, now)
+        if restart != row.starts_on:
+            row.starts_on = restart
+            changed.append("starts_on")
+    db.flush()
+    return changed
+
+
+def _restart_on(
+    db: so.Session, row: m.RecurringPoll, organisation: m.Organisation, now: datetime
+) -> date:
+    """Where a changed cadence starts counting. Occurrences are computed from `starts_on`,
+    so a new step or weekday would otherwise make a past date of the new grid "due" and
+    send it at the next tick (Monday's poll sent, the weekday changed to Tuesday on
+    Wednesday: a second "this week" question at once). So the new grid counts on from the
+    last occurrence sent, one new step later, and never from a moment already past."""
+    start = max(row.starts_on, local_today(organisation, now))
+    sent = last_sent(db, row.id)
+    if sent is not None:
+        start = max(start, sent + timedelta(days=row.every_days))
+    first = _on_or_after(row, start)
+    if due_at(row, organisation, first) <= now:
+        return first + timedelta(days=1)
+    return start
+
+
+def set_active(db: so.Session, row: m.RecurringPoll, active: bool) -> bool:
+    """Pause (False) or resume (True); whether anything changed. Launches already sent are
+    left alone: each is paused on its own page. On resume, the current period's occurrence
+    goes out if it has not (like after an outage), older ones never do."""
+    if row.active == active:
+        return False
+    row.active = active
+    db.flush()
+    return True

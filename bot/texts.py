@@ -104,6 +104,17 @@ MESSAGES: dict[str, str] = {
     # may still edit on the round before it is sent.
     "feedback.result": N_("{percent}% of you say {short_name} is done. Thank you!"),
     "feedback.thanks": N_("Thank you for your answers about {short_name}!"),
+    # An ordinary poll's results sent back to its respondents (bot/poll_feedback.py): a
+    # draft that coordinators edit before it is sent. {question} is the poll's own wording
+    # of its first choice question, {answer} the most chosen answer's label.
+    "summary.result": N_(
+        '{org}: thank you! {count} people answered "{question}" and {percent}% of you said '
+        "{answer}."
+    ),
+    "summary.count": N_(
+        "{org}: thank you! {count} people in your community answered our questions."
+    ),
+    "summary.thanks": N_("{org}: thank you for your answers! Every voice counts."),
     # USSD menu screens (bot/ussd.py). Most networks carry USSD as GSM-7 only, so every
     # catalog drafts these in Latin letters (romanised Hindi, Bengali, Nepali and Arabic),
     # and accents GSM-7 lacks (ê, ç, Vietnamese tones) are dropped on screen.

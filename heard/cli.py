@@ -269,9 +269,11 @@ _register_commitments()
 
 
 def _register_recurring() -> None:
-    from heard.cli_recurring import poll_schedule
+    from heard.cli_recurring import poll_schedule, poll_schedules, poll_unschedule
 
     poll.add_command(poll_schedule, "schedule")
+    poll.add_command(poll_schedules, "schedules")
+    poll.add_command(poll_unschedule, "unschedule")
 
 
 _register_recurring()

@@ -24,9 +24,12 @@ from sms_gateway.phone import InvalidNumber, normalise_number
 NAME = "africastalking"
 MAX_INBOUND_CHARS = 10_000
 
-# One bulk request carries many recipients; keep each request (and the blast radius of a
-# timeout, after which we cannot tell who got it) to a bounded size.
-MAX_RECIPIENTS_PER_CALL = 500
+# One bulk request carries many recipients, and it is the unit of doubt: Africa's Talking
+# has no API to ask which messages it accepted, so when a request times out or the worker
+# dies during it, every recipient in it ends `unknown` (never re-sent blindly). 100 bounds
+# that to 100 people per crash while keeping the per-request overhead small; a provider
+# built with `max_recipients_per_call` (AT itself takes up to 1,000) changes it.
+MAX_RECIPIENTS_PER_CALL = 100
 
 # The SDK's own validate_phone: a single number failing it makes SMS.send raise ValueError
 # for the whole call, so such numbers are failed on their own before the bulk call.
@@ -208,16 +211,18 @@ def _group_key(message: OutboundMessage) -> tuple[str, str | None] | None:
     return (message.text, message.sender)
 
 
-def _chunks(messages: list[OutboundMessage]) -> Iterable[list[OutboundMessage]]:
+def _chunks(
+    messages: list[OutboundMessage], size: int = MAX_RECIPIENTS_PER_CALL
+) -> Iterable[list[OutboundMessage]]:
     """Split a group so no call repeats a number (the response is keyed by number) and
-    no call exceeds MAX_RECIPIENTS_PER_CALL."""
+    no call exceeds `size` recipients."""
     pending = list(messages)
     while pending:
         chunk: list[OutboundMessage] = []
         seen: set[str] = set()
         rest: list[OutboundMessage] = []
         for message in pending:
-            if message.to in seen or len(chunk) >= MAX_RECIPIENTS_PER_CALL:
+            if message.to in seen or len(chunk) >= size:
                 rest.append(message)
             else:
                 seen.add(message.to)
@@ -239,7 +244,11 @@ class AfricasTalkingProvider:
         *,
         api_base: str | None = None,
         timeout: tuple[float, float] = (3.05, 15.0),
+        max_recipients_per_call: int = MAX_RECIPIENTS_PER_CALL,
     ):
+        if max_recipients_per_call < 1:
+            raise ValueError("max_recipients_per_call must be at least 1")
+        self.max_recipients_per_call = max_recipients_per_call
         self.sms = (
             RebasedSMSService(username, api_key, api_base)
             if api_base
@@ -248,24 +257,40 @@ class AfricasTalkingProvider:
         self.sender_id = sender_id or None
         self.timeout = timeout
 
-    def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        results: dict[int, SendResult] = {}
+    def calls(self, messages: list[OutboundMessage]) -> list[list[OutboundMessage]]:
+        """The requests `send_batch` makes, each a list of its messages: identical texts
+        from one sender share a bulk request (at most `max_recipients_per_call`), premium
+        replies go one by one, and a number the SDK would refuse is a unit of its own that
+        is failed without any request. The outbox marks one unit `sending` at a time."""
+        units: list[list[OutboundMessage]] = []
         groups: dict[tuple[str, str | None], list[OutboundMessage]] = {}
         for message in messages:
-            if not _SDK_PHONE.match(message.to):
-                results[message.id] = _failure(
-                    message.id, "403", f"InvalidPhoneNumber: {message.to!r} is not +E.164", True
-                )
-                continue
-            key = _group_key(message)
+            key = _group_key(message) if _SDK_PHONE.match(message.to) else None
             if key is None:
-                results.update(self._send_premium(message))
+                units.append([message])
             else:
                 groups.setdefault(key, []).append(message)
         for group in groups.values():
-            for chunk in _chunks(group):
-                results.update(self._send_bulk(chunk))
+            units.extend(_chunks(group, self.max_recipients_per_call))
+        return units
+
+    def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        results: dict[int, SendResult] = {}
+        for unit in self.calls(messages):
+            results.update(self._send_unit(unit))
         return [results[message.id] for message in messages]
+
+    def _send_unit(self, unit: list[OutboundMessage]) -> dict[int, SendResult]:
+        first = unit[0]
+        if not _SDK_PHONE.match(first.to):
+            return {
+                first.id: _failure(
+                    first.id, "403", f"InvalidPhoneNumber: {first.to!r} is not +E.164", True
+                )
+            }
+        if _group_key(first) is None:
+            return self._send_premium(first)
+        return self._send_bulk(unit)
 
     def _send_bulk(self, chunk: list[OutboundMessage]) -> dict[int, SendResult]:
         first = chunk[0]

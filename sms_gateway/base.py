@@ -64,6 +64,11 @@ class Provider(Protocol):
 
     def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]: ...
 
+    # The API calls send_batch would make for these messages, each call's messages in a
+    # list: the outbox marks one call's rows `sending` at a time, so a crash leaves at most
+    # one call's messages in doubt.
+    def calls(self, messages: list[OutboundMessage]) -> list[list[OutboundMessage]]: ...
+
 
 class InboundParser(Protocol):
     def parse_inbound(self, form: dict[str, str]) -> InboundMessage: ...

@@ -7,6 +7,12 @@ settles it by asking the provider, and never re-sends blindly (a duplicate poll 
 confuses people and costs money). Every status change goes through
 `queries.record_status`, so each row keeps its history.
 
+A drain claims a batch but marks `sending` one provider call at a time (one message for
+Twilio, one bulk request for Africa's Talking), so a worker killed mid-batch leaves one
+call's rows in doubt, not the batch. The rest of the batch stays `queued` behind a short
+lease (`next_attempt_at` pushed CLAIM_LEASE ahead) that keeps other workers off it; if
+the worker dies they come due again when the lease ends, never having reached a provider.
+
 What is checked when a message leaves, not when it was queued: an opt-out or erasure since
 (cancelled), consent for anything that is not a direct reply (cancelled), and quiet hours
 in the participant's time zone (kept queued until they end).
@@ -59,6 +65,20 @@ NOT_SENT_BY_WORKER = (WEBCHAT,)
 # A Twilio send that timed out may have been accepted: settle it like a crashed send.
 UNCERTAIN_ERRORS = frozenset({"timeout"})
 
+# How long claimed rows are kept from other workers before their call is marked: also how
+# long the unsent rest of a killed worker's batch waits to be claimed again. Longer than a
+# batch usually takes (the token bucket keeps it to about a second's worth of sends); if
+# one outlives it (Twilio timeouts), the mark's compare-and-set skips any row another
+# worker has claimed since, so an expired lease costs a wasted claim, never a duplicate.
+CLAIM_LEASE = timedelta(seconds=30)
+
+# Rows a stopped worker left `sending` are settled only after this: long enough that no
+# live worker is still in that call (SDK timeouts are 15 s), and that Twilio's message
+# list shows everything it accepted.
+RECOVERY_GUARD = timedelta(minutes=5)
+
+REQUEUED_DETAIL = "requeued after crash: not at provider"
+
 MAX_DETAIL = 500
 
 
@@ -92,7 +112,8 @@ class DrainReport:
 class RecoveryReport:
     sent: int = 0
     unknown: int = 0
-    left: int = 0  # the provider could not be asked; tried again at the next start
+    left: int = 0  # the provider could not be asked; tried again at the next recovery
+    requeued: int = 0  # Twilio does not hold it: it never left, so it goes again
 
 
 class TokenBucket:
@@ -200,6 +221,7 @@ class _Job:
     row_id: int
     credentials: Credentials
     message: OutboundMessage
+    lease: datetime  # next_attempt_at as claimed: the mark proves nobody took the row since
 
 
 @dataclass
@@ -242,9 +264,10 @@ class Outbox:
     def drain_once(self, batch_size: int = 100) -> DrainReport:
         tally = _Tally()
         jobs = self._claim(batch_size, tally)
-        results = self._send(jobs)
-        if results:
-            self._record(jobs, results, tally)
+        for call in self._calls(jobs):
+            marked = self._mark_sending(call)
+            if marked:
+                self._record(marked, self._send_group(marked), tally)
         return tally.report()
 
     def _claim(self, batch_size: int, tally: _Tally) -> list[_Job]:
@@ -319,10 +342,8 @@ class Outbox:
             row.next_attempt_at = now + bucket.wait(now)
             tally.add("throttled")
             return None
-        row.attempts += 1
-        row.updated_at = now  # recovery measures a row's time in doubt on the same clock
-        queries.record_status(session, row, "sending", detail=f"attempt {row.attempts}", now=now)
-        return _Job(row.id, credentials, self._message(row, credentials))
+        row.next_attempt_at = lease = now + CLAIM_LEASE
+        return _Job(row.id, credentials, self._message(row, credentials), lease)
 
     def _credentials(
         self, session: so.Session, row: m.OutboundMessage, default_organisation_id: int | None
@@ -389,16 +410,71 @@ class Outbox:
             status_callback=callback,
         )
 
-    def _send(self, jobs: list[_Job]) -> list[SendResult]:
+    def _calls(self, jobs: list[_Job]) -> list[list[_Job]]:
+        """The claimed jobs split into the provider calls that will carry them."""
         groups: dict[tuple[str, int | None], list[_Job]] = {}
         for job in jobs:
-            groups.setdefault((job.credentials.provider, job.credentials.channel_id), []).append(
-                job
-            )
-        results: list[SendResult] = []
+            key = (job.credentials.provider, job.credentials.channel_id)
+            groups.setdefault(key, []).append(job)
+        calls: list[list[_Job]] = []
         for group in groups.values():
-            results.extend(self._send_group(group))
-        return results
+            try:
+                provider = self.providers.get(group[0].credentials)
+            except ChannelNotConfigured:
+                calls.append(group)  # no call at all: _send_group fails them together
+                continue
+            by_id = {job.row_id: job for job in group}
+            for unit in provider.calls([job.message for job in group]):
+                calls.append([by_id[message.id] for message in unit])
+        return calls
+
+    def _mark_sending(self, call: list[_Job]) -> list[_Job]:
+        """Mark one call's rows `sending` with attempts+1, committed before the call.
+
+        Compare-and-set on the lease: a row that is no longer `queued` with our lease was
+        cancelled since the claim (an opt-out, an erasure) or, after the lease ran out,
+        claimed by another worker; it is left alone. One UPDATE ... RETURNING and one
+        multi-row INSERT of status events per call, as this runs once per Twilio message.
+        """
+        table = m.OutboundMessage.__table__
+        marked: set[tuple[int, int]] = set()
+        with self.db.session() as session:
+            now = self.clock.now()
+            for lease in {job.lease for job in call}:
+                ids = [job.row_id for job in call if job.lease == lease]
+                marked.update(
+                    session.execute(
+                        sa.update(table)
+                        .where(
+                            table.c.id.in_(ids),
+                            table.c.status == "queued",
+                            table.c.next_attempt_at == lease,
+                        )
+                        # updated_at on our clock: recovery measures time in doubt on it
+                        .values(
+                            status="sending",
+                            attempts=table.c.attempts + 1,
+                            next_attempt_at=now,
+                            updated_at=now,
+                        )
+                        .returning(table.c.id, table.c.attempts)
+                    ).all()
+                )
+            if marked:
+                session.execute(
+                    sa.insert(m.MessageStatusEvent),
+                    [
+                        {
+                            "outbound_message_id": row_id,
+                            "status": "sending",
+                            "detail": f"attempt {attempts}",
+                            "created_at": now,
+                        }
+                        for row_id, attempts in marked
+                    ],
+                )
+        ids = {row_id for row_id, _ in marked}
+        return [job for job in call if job.row_id in ids]
 
     def _send_group(self, group: list[_Job]) -> list[SendResult]:
         messages = [job.message for job in group]
@@ -419,12 +495,33 @@ class Outbox:
         with self.db.session() as session:
             now = self.clock.now()
             rows = _by_id(session, m.OutboundMessage, {r.message_id for r in results})
+            taken: set[str] = set()
             for result in results:
                 row = rows[result.message_id]
-                if result.message_id in uncertain:
-                    self._settle(session, row, found.get(row.id), now, tally)
-                else:
+                if result.message_id not in uncertain:
                     self._apply(session, row, result, now, tally)
+                    continue
+                sid = _pick(session, row, found.get(row.id) or [], taken)
+                if sid is not None:
+                    _reconciled(session, row, sid, now)
+                    tally.add("sent")
+                elif row.provider == twilio.NAME:
+                    # Not in Twilio's list (yet) proves nothing right after a timeout: the
+                    # list may lag behind an accepted send. Left `sending` for recover(),
+                    # which asks again once the row is older than RECOVERY_GUARD.
+                    row.updated_at = now
+                    queries.add_status_event(
+                        session,
+                        row,
+                        "sending",
+                        error_code=result.error_code,
+                        detail="timed out; settled by recovery",
+                        now=now,
+                    )
+                    tally.add("unknown")
+                else:
+                    _in_doubt(session, row, now)
+                    tally.add("unknown")
 
     def _apply(
         self,
@@ -462,63 +559,40 @@ class Outbox:
 
     # -- settling rows in doubt -----------------------------------------------------------
 
-    def _lookup(self, jobs: Iterable[_Job]) -> dict[int, str | None]:
-        """Twilio sids for rows whose send may have gone through; AT cannot be asked."""
-        found: dict[int, str | None] = {}
-        taken: set[str] = set()
+    def _lookup(self, jobs: Iterable[_Job]) -> dict[int, list[str]]:
+        """Twilio sids that may be these rows' sends; AT cannot be asked."""
+        found: dict[int, list[str]] = {}
         for job in jobs:
-            found[job.row_id] = self._find_sent(job.credentials, job.message, taken)
+            if job.credentials.provider != twilio.NAME:
+                continue
+            try:
+                found[job.row_id] = self._candidates(
+                    job.credentials, job.message, self.clock.now() - RECOVERY_GUARD
+                )
+            except Exception:  # Twilio is down as well: recovery asks again later
+                log.exception("could not ask Twilio about outbox row %s", job.row_id)
         return found
 
-    def _find_sent(
-        self,
-        credentials: Credentials,
-        message: OutboundMessage,
-        taken: set[str],
-        *,
-        since: datetime | None = None,
-    ) -> str | None:
-        if credentials.provider != twilio.NAME:
-            return None
+    def _candidates(
+        self, credentials: Credentials, message: OutboundMessage, since: datetime
+    ) -> list[str]:
+        """Sids of the messages Twilio holds with this row's recipient, sender and text."""
         provider = self.providers.get(credentials)
         assert isinstance(provider, twilio.TwilioProvider)
-        since = since or self.clock.now() - timedelta(days=1)
         held = provider.lookup_sent(message.to, credentials.sender, since, channel=message.channel)
-        for sent in held:
-            if sent.body == message.text and sent.sid not in taken:
-                taken.add(sent.sid)
-                return sent.sid
-        return None
-
-    def _settle(
-        self,
-        session: so.Session,
-        row: m.OutboundMessage,
-        sid: str | None,
-        now: datetime,
-        tally: _Tally,
-    ) -> None:
-        if sid and queries.outbound_by_provider_id(session, row.provider, sid) is None:
-            row.provider_message_id = sid
-            row.sent_at = row.sent_at or now
-            queries.record_status(session, row, "sent", detail="reconciled with provider", now=now)
-            tally.add("sent")
-            return
-        queries.record_status(
-            session,
-            row,
-            "unknown",
-            error_code="in_doubt",
-            detail="the provider may or may not have it; not re-sent",
-            now=now,
-        )
-        tally.add("unknown")
+        return [sent.sid for sent in held if sent.body == message.text]
 
     def recover(
-        self, *, older_than: timedelta = timedelta(minutes=5), batch_size: int = 500
+        self, *, older_than: timedelta = RECOVERY_GUARD, batch_size: int = 500
     ) -> RecoveryReport:
-        """Settle rows a stopped worker left `sending`: `sent` if Twilio holds the message,
-        else `unknown`. Only rows older than any send still in flight elsewhere."""
+        """Settle rows a stopped worker left `sending`, once older than `older_than`.
+
+        Twilio: `sent` if Twilio holds the message, else back to `queued`. Africa's
+        Talking has no API to ask what it accepted, so its rows (one bulk request's worth
+        at most per crash) become `unknown`. A row whose provider cannot be reached now is
+        left `sending` for the next recovery. Rows are claimed with SKIP LOCKED on
+        PostgreSQL, so every worker may run this periodically.
+        """
         tally = _Tally()
         left = 0
         self._credential_cache = {}
@@ -530,23 +604,89 @@ class Outbox:
             default = queries.default_organisation(session)
             taken: set[str] = set()
             for row in rows:
+                if row.provider != twilio.NAME:
+                    _in_doubt(session, row, now)
+                    tally.add("unknown")
+                    continue
                 try:
                     credentials = self._credentials(session, row, default.id if default else None)
-                    sid = self._find_sent(
-                        credentials,
-                        self._message(row, credentials),
-                        taken,
-                        since=row.created_at - timedelta(days=1),
-                    )
                 except ChannelNotConfigured:
-                    sid = None
+                    _in_doubt(session, row, now)  # nobody left to ask
+                    tally.add("unknown")
+                    continue
+                try:
+                    # Never before the row existed; the hour covers clock skew with Twilio.
+                    since = row.created_at - timedelta(hours=1)
+                    sids = self._candidates(credentials, self._message(row, credentials), since)
                 except Exception:
-                    log.exception("could not ask %s about outbox row %s", row.provider, row.id)
+                    # Not asked is not "not there": keep it in doubt until Twilio answers.
+                    log.exception("could not ask Twilio about outbox row %s", row.id)
                     left += 1
                     continue
-                self._settle(session, row, sid, now, tally)
+                sid = _pick(session, row, sids, taken)
+                if sid is not None:
+                    _reconciled(session, row, sid, now)
+                    tally.add("sent")
+                    continue
+                # Safe to send again: the mark was committed before the API call, so the
+                # call either happened — and Twilio lists every message it accepted, queued
+                # ones included (lookup_sent reads by date created, not DateSent) — or it
+                # never did. The row is older than the guard, which covers a live worker
+                # still in that call and the lag of Twilio's list behind its API.
+                self._requeue(session, row, now, tally)
         counts = tally.counts
-        return RecoveryReport(counts.get("sent", 0), counts.get("unknown", 0), left)
+        return RecoveryReport(
+            counts.get("sent", 0), counts.get("unknown", 0), left, counts.get("requeued", 0)
+        )
+
+    def _requeue(self, session: so.Session, row: m.OutboundMessage, now: datetime, tally) -> None:
+        if row.attempts >= self.retry.max_attempts:
+            # A message that keeps dying with its worker (it crashes the process?) stops.
+            queries.record_status(
+                session,
+                row,
+                "failed",
+                error_code="crashed",
+                detail=f"worker stopped during all {row.attempts} attempts",
+                now=now,
+            )
+            tally.add("failed")
+            return
+        row.next_attempt_at = now
+        queries.record_status(session, row, "queued", detail=REQUEUED_DETAIL, now=now)
+        tally.add("requeued")
+
+
+def _pick(
+    session: so.Session, row: m.OutboundMessage, sids: list[str], taken: set[str]
+) -> str | None:
+    """The first candidate sid no other row already owns: Twilio holds one message per
+    send, and a re-poll may have sent this very text to this person before."""
+    for sid in sids:
+        if sid in taken:
+            continue
+        owner = queries.outbound_by_provider_id(session, row.provider, sid)
+        if owner is None or owner.id == row.id:
+            taken.add(sid)
+            return sid
+    return None
+
+
+def _reconciled(session: so.Session, row: m.OutboundMessage, sid: str, now: datetime) -> None:
+    row.provider_message_id = sid
+    row.sent_at = row.sent_at or now
+    queries.record_status(session, row, "sent", detail="reconciled with provider", now=now)
+
+
+def _in_doubt(session: so.Session, row: m.OutboundMessage, now: datetime) -> None:
+    queries.record_status(
+        session,
+        row,
+        "unknown",
+        error_code="in_doubt",
+        detail="the provider may or may not have it; not re-sent",
+        now=now,
+    )
 
 
 def opt_out(session: so.Session, participant_id: int | None, now: datetime, *, reason: str) -> None:

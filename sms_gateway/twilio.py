@@ -7,11 +7,12 @@ stay in this module; what leaves it is `InboundMessage`, `StatusUpdate` and `Sen
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from twilio.base import values
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -90,6 +91,17 @@ RETRYABLE_CODES = frozenset(
         63018,  # WhatsApp rate limit
     }
 )
+
+
+# Reading Twilio's message list when settling a row in doubt: every message from one
+# sender to one participant, a page at a time; beyond LOOKUP_LIMIT (years of polls) the
+# answer is "could not tell", never "not there".
+LOOKUP_PAGE_SIZE = 100
+LOOKUP_LIMIT = 1000
+
+
+class LookupIncomplete(Exception):
+    """Twilio's list was too long to read to the end: the row stays in doubt."""
 
 
 class SentMessage(NamedTuple):
@@ -305,6 +317,13 @@ class TwilioProvider:
             status=STATUS_MAPPING.get(str(created.status or "queued"), "sent"),
         )
 
+    def calls(self, messages: list[OutboundMessage]) -> list[list[OutboundMessage]]:
+        """The API calls `send_batch` makes: one per message, as Twilio has no bulk send.
+
+        The outbox marks each call's rows `sending` right before it, so a worker killed
+        mid-batch leaves at most this one message in doubt."""
+        return [[message] for message in messages]
+
     def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
         return [self.send(message) for message in messages]
 
@@ -316,24 +335,40 @@ class TwilioProvider:
         *,
         channel: str = "sms",
     ) -> list[SentMessage]:
-        """Messages Twilio holds to `to` since `since`, to settle outbox rows a crash left
-        "sending" (was it accepted, or must it go again?).
+        """Messages Twilio holds to `to` created since `since`, to settle outbox rows a
+        crash left "sending" (was it accepted, or must it go again?).
 
-        Twilio filters on DateSent (the date, not the time, at its own granularity), so
-        callers compare bodies and tolerate messages from earlier the same day.
+        No DateSent filter: Twilio sets `date_sent` only when it hands a message on, so one
+        still in its own queue (`queued`/`accepted`/`scheduled`, e.g. behind a long code's
+        1 message/s) has none and a DateSent filter could hide it, and recovery would then
+        send it again. Older messages are skipped by `date_created` here, without trusting
+        the list's order (newest first, but by which date is not documented); more than
+        LOOKUP_LIMIT messages raise LookupIncomplete rather than answer from part of it.
         """
         if channel == Channel.WHATSAPP:
             to = WHATSAPP_PREFIX + to
             from_number = WHATSAPP_PREFIX + from_number if from_number else None
-        records = self.client.messages.list(to=to, from_=from_number or None, date_sent_after=since)
-        return [
-            SentMessage(
-                sid=record.sid or "",
-                body=record.body or "",
-                status=STATUS_MAPPING.get(str(record.status), str(record.status)),
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)  # naive means UTC throughout Heard
+        found: list[SentMessage] = []
+        records = self.client.messages.stream(
+            to=to, from_=from_number or values.unset, page_size=LOOKUP_PAGE_SIZE
+        )
+        for read, record in enumerate(records, start=1):
+            if read > LOOKUP_LIMIT:
+                raise LookupIncomplete(
+                    f"more than {LOOKUP_LIMIT} messages from {from_number} to {to}"
+                )
+            if record.date_created is not None and record.date_created < since:
+                continue
+            found.append(
+                SentMessage(
+                    sid=record.sid or "",
+                    body=record.body or "",
+                    status=STATUS_MAPPING.get(str(record.status), str(record.status)),
+                )
             )
-            for record in records
-        ]
+        return found
 
 
 def _rest_error(message_id: int, error: TwilioRestException) -> SendResult:

@@ -11,15 +11,19 @@ import logging
 import signal
 import threading
 import weakref
+from datetime import timedelta
 
 import sqlalchemy as sa
 
-from sms_gateway.outbox import DrainReport, Outbox
+from sms_gateway.outbox import DrainReport, Outbox, RecoveryReport
 
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 1.0
 DATABASE_DOWN_SECONDS = 5.0
+# Rows a killed worker left `sending` wait no longer than the recovery guard plus this for
+# a worker to settle them, instead of until the next worker start.
+RECOVER_EVERY = timedelta(minutes=1)
 
 _outboxes: dict[int, Outbox] = {}
 
@@ -41,18 +45,17 @@ def drain_once(services, *, batch_size: int = 100) -> DrainReport:
 
 def run_worker(services, *, once: bool = False, stop: threading.Event | None = None) -> None:
     """Recover rows a previous run left in doubt, then send until stopped (or, with
-    `once`, until nothing is due)."""
+    `once`, until nothing is due), recovering again every RECOVER_EVERY."""
     if stop is None:
         stop = threading.Event()
         _stop_on_sigterm(stop)
     outbox = outbox_for(services)
-    try:
-        recovered = outbox.recover()
-        if recovered.sent or recovered.unknown:
-            log.warning("recovered rows left sending: %s", recovered)
-    except (sa.exc.DBAPIError, sa.exc.TimeoutError):
-        log.exception("could not recover rows left sending; carrying on")
+    recover(outbox)
+    last_recovery = services.clock.now()
     while not stop.is_set():
+        if services.clock.now() - last_recovery >= RECOVER_EVERY:
+            recover(outbox)
+            last_recovery = services.clock.now()
         try:
             report = outbox.drain_once()
         except (sa.exc.DBAPIError, sa.exc.TimeoutError):
@@ -67,6 +70,22 @@ def run_worker(services, *, once: bool = False, stop: threading.Event | None = N
         if once:
             return
         stop.wait(IDLE_SECONDS)
+
+
+def recover(outbox: Outbox) -> RecoveryReport | None:
+    """Settle rows a killed worker (this one's predecessor, or another) left `sending`.
+
+    Safe from every worker at once: each claims the stale rows with SKIP LOCKED on
+    PostgreSQL, and only rows older than the recovery guard, which no live worker holds.
+    """
+    try:
+        recovered = outbox.recover()
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError):
+        log.exception("could not recover rows left sending; carrying on")
+        return None
+    if recovered.sent or recovered.unknown or recovered.requeued:
+        log.warning("recovered rows left sending: %s", recovered)
+    return recovered
 
 
 def _stop_on_sigterm(stop: threading.Event) -> None:

@@ -718,3 +718,38 @@ class VerificationCode(Base):
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     expires_at: so.Mapped[datetime]
     used_at: so.Mapped[datetime | None]
+
+
+# --- results back to the community -------------------------------------------------------
+
+
+class PollSummary(TimestampMixin, Base):
+    """A poll's results as a short text for the people who answered it (Copenhagen
+    Framework: results go back to the community). Drafted from the results, edited by a
+    coordinator, then sent once: `sent_at` is set by the one UPDATE that claims the send.
+
+    One summary per launch, or one for the whole poll when `launch_id` is NULL; the unique
+    indexes keep two racing "create draft" requests from making two."""
+
+    __tablename__ = "poll_summaries"
+    __table_args__ = (
+        sa.UniqueConstraint("launch_id", name="uq_poll_summaries_launch"),
+        sa.Index(
+            "uq_poll_summaries_whole_poll",
+            "poll_id",
+            unique=True,
+            sqlite_where=sa.text("launch_id IS NULL"),
+            postgresql_where=sa.text("launch_id IS NULL"),
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisations.id"))
+    poll_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("polls.id", ondelete="CASCADE"))
+    launch_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("launches.id"))
+    text: so.Mapped[dict[str, Any]] = so.mapped_column(default=dict)  # language → text
+    created_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
+    sent_at: so.Mapped[datetime | None]
+    sent_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    recipients: so.Mapped[int | None]  # messages queued when it was sent

@@ -4,11 +4,18 @@
   var box = document.getElementById("import-progress");
   if (!box || box.dataset.status !== "running") return;
   var bar = document.getElementById("progress");
+  // The job's status as the page words it (translated); the code itself when unknown.
+  var statuses = {};
+  var wordsBlock = document.getElementById("imports-i18n");
+  if (wordsBlock) {
+    try { statuses = JSON.parse(wordsBlock.textContent).statuses || {}; } catch (e) { /* codes */ }
+  }
   function show(job) {
     bar.max = job.total || 1;
     bar.value = job.processed;
     box.querySelectorAll("[data-field]").forEach(function (el) {
-      el.textContent = job[el.dataset.field];
+      var value = job[el.dataset.field];
+      el.textContent = el.dataset.field === "status" ? (statuses[value] || value) : value;
     });
   }
   function poll() {

@@ -1,6 +1,33 @@
 // Launch screens: the live audience count while ticking boxes, and the live progress bar.
 (function () {
   "use strict";
+  // Words translated by the page (a JSON block); English when it has none.
+  var words = {
+    reached: "%(count)s participants reached",
+    first: "First question: %(segments)s SMS segments in all; at most %(most)s if everybody answers every question.",
+    statuses: {}
+  };
+  var wordsBlock = document.getElementById("launch-i18n");
+  if (wordsBlock) {
+    try {
+      var translated = JSON.parse(wordsBlock.textContent);
+      Object.keys(translated).forEach(function (k) { words[k] = translated[k]; });
+    } catch (e) { /* keep English */ }
+  }
+
+  // `template` with each %(name)s replaced: strings by text, elements by themselves.
+  function fill(parent, template, values) {
+    template.split(/(%\(\w+\)s)/).forEach(function (part) {
+      var name = /^%\((\w+)\)s$/.exec(part);
+      if (!name || !Object.prototype.hasOwnProperty.call(values, name[1])) {
+        if (part) { parent.appendChild(document.createTextNode(part)); }
+        return;
+      }
+      var value = values[name[1]];
+      parent.appendChild(typeof value === "object" ? value : document.createTextNode(String(value)));
+    });
+  }
+
   var form = document.getElementById("launch-form");
   if (form) {
     var timer = null;
@@ -19,9 +46,17 @@
             var langs = Object.keys(body.by_language).map(function (k) { return k + ": " + body.by_language[k]; }).join(", ");
             box.innerHTML = "";
             var p1 = document.createElement("p"), p2 = document.createElement("p");
-            p1.innerHTML = "<strong id='estimate-participants'></strong> participants reached " + (langs ? "(" + langs.replace(/[<>&]/g, "") + ")" : "");
-            p1.querySelector("strong").textContent = body.participants;
-            p2.textContent = "First question: " + body.first_message_segments + " SMS segments in all; at most " + body.segments_max + " if everybody answers every question.";
+            var reached = document.createElement("strong");
+            reached.id = "estimate-participants";
+            reached.textContent = body.participants;
+            fill(p1, words.reached, {count: reached});
+            if (langs) { p1.appendChild(document.createTextNode(" (" + langs + ")")); }
+            var segments = document.createElement("strong"), most = document.createElement("span");
+            segments.id = "estimate-segments";
+            segments.textContent = body.first_message_segments;
+            most.id = "estimate-max";
+            most.textContent = body.segments_max;
+            fill(p2, words.first, {segments: segments, most: most});
             box.appendChild(p1); box.appendChild(p2);
           }).catch(function () { /* the "Update the count" button still works */ });
       }, 250);
@@ -43,7 +78,7 @@
       bar.querySelector(".p-failed").style.width = (100 * p.failed / total) + "%";
       set("progress-percent", p.percent + "%");
       ["queued", "sent", "delivered", "failed", "answered", "reached"].forEach(function (k) { set("count-" + k, p[k]); });
-      set("launch-status", p.status);
+      set("launch-status", words.statuses[p.status] || p.status);
       if (!FINAL[p.status]) { setTimeout(poll, 2000); }
     }).catch(function () { setTimeout(poll, 5000); });
   }

@@ -42,7 +42,28 @@
     return {encoding: c.encoding, units: units, segments: segments};
   }
 
-  window.HeardSegments = {measure: measure};
+  // The counter's words come translated from the page (`_segments_i18n.html`); English
+  // when a page has none.
+  var WORDS = {
+    "GSM-7": "%(chars)s chars · %(units)s septets · %(encoding)s · %(segments)s SMS",
+    "UCS-2": "%(chars)s chars · %(units)s units · %(encoding)s · %(segments)s SMS"
+  };
+  var wordsBlock = document.getElementById("segments-i18n");
+  if (wordsBlock) {
+    try {
+      var translated = JSON.parse(wordsBlock.textContent);
+      Object.keys(WORDS).forEach(function (k) { if (translated[k]) { WORDS[k] = translated[k]; } });
+    } catch (e) { /* keep English */ }
+  }
+
+  function describe(info, chars) {
+    var values = {chars: chars, units: info.units, encoding: info.encoding, segments: info.segments};
+    return WORDS[info.encoding === "GSM-7" ? "GSM-7" : "UCS-2"].replace(/%\((\w+)\)s/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
+
+  window.HeardSegments = {measure: measure, describe: describe};
 
   var form = document.getElementById("poll-builder");
   if (!form) { return; }
@@ -82,8 +103,7 @@
   }
 
   function show(output, info, chars) {
-    output.textContent = chars + " chars · " + info.units + (info.encoding === "GSM-7" ? " septets" : " units") +
-      " · " + info.encoding + " · " + info.segments + " SMS";
+    output.textContent = describe(info, chars);
     output.setAttribute("data-encoding", info.encoding);
     output.setAttribute("data-segments", String(info.segments));
     output.classList.toggle("warn", info.segments > 1 || info.encoding === "UCS-2");

@@ -9,6 +9,19 @@
   var dial = document.getElementById("sim-dial");
   var modes = document.querySelectorAll("input[name=sim-mode]");
   var ussd = null; // {id, inputs, ended} while a USSD session is open
+  // The simulator's own words, translated by the page; English when it has none.
+  var words = {
+    empty: "(empty)", error: "error", no_reply: "(no reply)", network: "network error",
+    ended: "(session ended: dial again)", dialling: "(dialling)", dial_first: "(press Dial first)",
+    sms_placeholder: "Type a message", ussd_placeholder: "Reply, e.g. 1"
+  };
+  var wordsBlock = document.getElementById("sim-i18n");
+  if (wordsBlock) {
+    try {
+      var translated = JSON.parse(wordsBlock.textContent);
+      Object.keys(translated).forEach(function (k) { if (translated[k]) { words[k] = translated[k]; } });
+    } catch (e) { /* keep English */ }
+  }
 
   function add(kind, text) {
     var item = document.createElement("li");
@@ -34,33 +47,33 @@
   }
 
   function sendSms(text) {
-    add("out", text || "(empty)");
+    add("out", text || words.empty);
     post("/simulator/api/message", {phone: phone.value, text: text}).then(function (result) {
-      if (!result.ok) { add("error", result.body.error || "error"); return; }
-      if (result.body.replies.length === 0) { add("note", "(no reply)"); }
+      if (!result.ok) { add("error", result.body.error || words.error); return; }
+      if (result.body.replies.length === 0) { add("note", words.no_reply); }
       result.body.replies.forEach(function (reply) { add("in", reply); });
-    }).catch(function () { add("error", "network error"); });
+    }).catch(function () { add("error", words.network); });
   }
 
   function hop() {
     var body = {phone: phone.value, session_id: ussd.id, text: ussd.inputs.join("*")};
     post("/simulator/api/ussd", body).then(function (result) {
-      if (!result.ok) { add("error", result.body.error || "error"); ussd = null; return; }
+      if (!result.ok) { add("error", result.body.error || words.error); ussd = null; return; }
       add("in ussd", result.body.screen);
-      if (result.body.end) { add("note", "(session ended: dial again)"); ussd = null; }
-    }).catch(function () { add("error", "network error"); ussd = null; });
+      if (result.body.end) { add("note", words.ended); ussd = null; }
+    }).catch(function () { add("error", words.network); ussd = null; });
   }
 
   function startUssd() {
     ussd = {id: String(Date.now()) + Math.random().toString(16).slice(2, 8), inputs: []};
-    add("note", "(dialling)");
+    add("note", words.dialling);
     hop();
   }
 
   Array.prototype.forEach.call(modes, function (radio) {
     radio.addEventListener("change", function () {
       dial.hidden = mode() !== "ussd";
-      input.placeholder = mode() === "ussd" ? "Reply, e.g. 1" : "Type a message";
+      input.placeholder = mode() === "ussd" ? words.ussd_placeholder : words.sms_placeholder;
       ussd = null;
     });
   });
@@ -72,8 +85,8 @@
     var text = input.value;
     input.value = "";
     if (mode() === "sms") { sendSms(text); return; }
-    if (ussd === null) { add("note", "(press Dial first)"); return; }
-    add("out", text || "(empty)");
+    if (ussd === null) { add("note", words.dial_first); return; }
+    add("out", text || words.empty);
     ussd.inputs.push(text);
     hop();
   });

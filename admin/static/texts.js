@@ -18,9 +18,7 @@
   function update() {
     var text = asSent(textarea.value.trim());
     var info = window.HeardSegments.measure(text);
-    output.textContent = text.length + " chars · " + info.units +
-      (info.encoding === "GSM-7" ? " septets" : " units") + " · " + info.encoding + " · " +
-      info.segments + " SMS";
+    output.textContent = window.HeardSegments.describe(info, text.length);
     output.setAttribute("data-encoding", info.encoding);
     output.setAttribute("data-segments", String(info.segments));
     output.classList.toggle("warn", info.segments > 1 || info.encoding === "UCS-2");

@@ -207,7 +207,15 @@ def seed_organisation(db, organisation_id: int, *, tag: str = "b") -> dict:
         session.add(plan)
         session.flush()
         round_ = m.RepollRound(plan_id=plan.id, number=1, due_at=datetime(2025, 1, 15))
-        session.add(round_)
+        schedule = m.RecurringPoll(
+            organisation_id=organisation_id,
+            poll_id=version.poll_id,
+            audience={"groups": [group.id]},
+            every_days=7,
+            weekday=0,
+            starts_on=date(2025, 1, 6),
+        )
+        session.add_all([round_, schedule])
         session.flush()
         return {
             "poll_id": version.poll_id,
@@ -226,5 +234,6 @@ def seed_organisation(db, organisation_id: int, *, tag: str = "b") -> dict:
             "programme_id": programme.id,
             "plan_id": plan.id,
             "round_id": round_.id,
+            "schedule_id": schedule.id,
             "token": plain,
         }

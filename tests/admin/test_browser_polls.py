@@ -23,6 +23,7 @@ from admin.auth import create_user
 from bot.segments import measure
 from heard.config import TwilioSettings
 from storage import models as m
+from tests.admin.conftest import seed_organisation
 from tests.admin.polls_seed import seed_answers, seed_participants
 
 pytestmark = pytest.mark.browser
@@ -256,3 +257,45 @@ def test_javascript_segment_counter_agrees_with_python(live_server, browser, db,
             py.units,
             py.segments,
         ), repr(text)
+
+
+# --- the scripts speak the page's language: their words come translated from the template
+# (a JSON block), so the live counters in French read as the server's French does.
+def test_segment_counters_speak_french(live_server, browser, db, organisation):
+    page = login(browser, live_server, user(db, organisation.id, "coordinator", "c@fr.example"))
+
+    page.goto(f"{live_server}/polls/new?lang=fr")
+    page.fill("#q-0-key", "open")
+    counter = page.locator("#seg-q-0-prompt-en")
+    page.type("#q-0-prompt-en", "Le marché était-il ouvert ?")
+    sync_api.expect(counter).to_contain_text("caractères")
+    sync_api.expect(counter).to_contain_text("septets · GSM-7")
+    page.type("#q-0-prompt-en", " ễ")
+    sync_api.expect(counter).to_have_attribute("data-encoding", "UCS-2")
+    sync_api.expect(counter).to_contain_text("unités · UCS-2")
+
+    page.goto(f"{live_server}/texts/edit?key=poll.thanks&language=en&lang=fr")
+    sync_api.expect(page.locator("#seg-text")).to_contain_text("caractères")
+    page.fill("#text", "Merci beaucoup !")
+    sync_api.expect(page.locator("#seg-text")).to_have_text(
+        "16 caractères · 16 septets · GSM-7 · 1 SMS"
+    )
+
+
+def test_launch_estimate_and_simulator_speak_swahili(live_server, browser, db, organisation):
+    ids = seed_organisation(db, organisation.id, tag="a")
+    page = login(browser, live_server, user(db, organisation.id, "owner", "o@sw.example"))
+
+    page.goto(f"{live_server}/polls/{ids['poll_id']}/launch?lang=sw")
+    page.check(f"input[name=groups][value='{ids['group_id']}']")
+    sync_api.expect(page.locator("#estimate-participants")).to_have_text("3")
+    sync_api.expect(page.locator("#estimate")).not_to_contain_text("participants reached")
+    assert "First question" not in page.inner_text("#estimate")
+    assert page.locator("#estimate-segments").count() == 1
+
+    page.goto(f"{live_server}/simulator?lang=sw")
+    page.check("input[name=sim-mode][value=ussd]")
+    assert page.get_attribute("#sim-text", "placeholder") == "Jibu, k.m. 1"
+    page.fill("#sim-text", "1")
+    page.press("#sim-text", "Enter")
+    sync_api.expect(page.locator("#sim-log li").last).to_have_text("(bonyeza Piga kwanza)")

@@ -2,9 +2,10 @@
 
 The short version of `python -m benchmarks.crash_launch` (same code): 1,000 first
 questions, two real `heard worker` processes sending through the official Twilio SDK to
-FakeTwilio, two SIGKILLs while they send, restarts, drain, then the recovery a later
-worker start runs. The launch runs in this process and there is no web process or
-scheduler, to keep it short; the scripted benchmark kills those too.
+FakeTwilio, two SIGKILLs while they send, restarts, drain, then the recovery a worker runs
+once the rows are older than its guard, and the drain of what it re-queued. The launch
+runs in this process and there is no web process or scheduler, to keep it short; the
+scripted benchmark kills those too.
 
 PostgreSQL only: several workers need FOR UPDATE SKIP LOCKED, and SQLite deployments run
 one worker (docs/deploy.md). The run creates and drops its own `heard_crash_*` database
@@ -62,12 +63,5 @@ def test_workers_killed_mid_send_lose_nothing_and_send_nothing_twice(crash_run) 
     assert crash_run["tracebacks_in_logs"] == 0, crash_run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Outbox marks a whole claimed batch (100) 'sending' before sending it one by one "
-    "to Twilio, and recover() marks every row Twilio does not hold 'unknown' instead of "
-    "queueing it again, so one kill leaves tens of unsent rows in doubt (see the report "
-    "in docs/benchmarks.md, Resilience)",
-)
 def test_a_killed_worker_leaves_at_most_its_message_in_flight_in_doubt(crash_run) -> None:
     assert crash_run["unknown"] <= KILLS, crash_run

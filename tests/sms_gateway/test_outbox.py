@@ -9,7 +9,16 @@ import pytest
 import sqlalchemy as sa
 
 from heard.config import AfricasTalkingSettings, TwilioSettings
-from sms_gateway.outbox import Outbox, RetryPolicy, TokenBucket, quiet_hours_end
+from sms_gateway.africastalking import AfricasTalkingProvider
+from sms_gateway.outbox import (
+    REQUEUED_DETAIL,
+    Outbox,
+    RecoveryReport,
+    RetryPolicy,
+    TokenBucket,
+    quiet_hours_end,
+)
+from sms_gateway.providers import Providers
 from storage import models as m
 from storage import queries
 from storage.secrets import open_secrets, seal_secrets
@@ -361,28 +370,247 @@ def test_a_channel_row_sends_with_its_own_sealed_credentials(
 # --- rows left "sending" by a crash ----------------------------------------------------------
 
 
+class Killed(BaseException):
+    """SIGKILL mid-batch: a BaseException, so the outbox's `except Exception` cannot
+    tidy up after it, just as nothing runs after a real kill."""
+
+
+class KillingProviders:
+    """The real providers, but the worker "dies" in call number `kill_at` (1-based):
+    after the API call when `after_call`, else before it reaches the provider."""
+
+    def __init__(self, real: Providers, kill_at: int, *, after_call: bool, at_bulk: int = 100):
+        self.real, self.kill_at, self.after_call, self.at_bulk = real, kill_at, after_call, at_bulk
+        self.calls = 0
+
+    def get(self, credentials):
+        provider = self.real.get(credentials)
+        if isinstance(provider, AfricasTalkingProvider):
+            provider.max_recipients_per_call = self.at_bulk
+        return _Killing(provider, self)
+
+
+class _Killing:
+    def __init__(self, provider, plan: KillingProviders):
+        self.provider, self.plan, self.name = provider, plan, provider.name
+
+    def calls(self, messages):
+        return self.provider.calls(messages)
+
+    def send_batch(self, messages):
+        self.plan.calls += 1
+        if self.plan.calls != self.plan.kill_at:
+            return self.provider.send_batch(messages)
+        if self.plan.after_call:
+            self.provider.send_batch(messages)
+        raise Killed
+
+    def lookup_sent(self, *args, **kwargs):
+        return self.provider.lookup_sent(*args, **kwargs)
+
+
+def statuses(db, ids) -> list[str]:
+    with db.session() as session:
+        return [session.get(m.OutboundMessage, i).status for i in ids]
+
+
+def killed_outbox(db, settings, clock, kill_at, *, after_call, at_bulk=100) -> Outbox:
+    providers = KillingProviders(
+        Providers(settings), kill_at, after_call=after_call, at_bulk=at_bulk
+    )
+    return Outbox(db, settings, clock, providers=providers)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("after_call", [True, False], ids=["after-the-call", "before-the-call"])
+def test_a_worker_killed_mid_batch_leaves_one_twilio_message_in_doubt(
+    db, settings, clock, organisation, fake_twilio, after_call
+) -> None:
+    # Twilio dates its messages in real time; replies, as real time may be in quiet hours.
+    clock.set(datetime.now().replace(microsecond=0))
+    numbers = [f"+2547110000{i:02d}" for i in range(5)]
+    ids = [
+        queue(db, organisation, person(db, organisation, n), created_at=clock.now(),
+              next_attempt_at=clock.now(), is_reply=True)
+        for n in numbers
+    ]  # fmt: skip
+
+    with pytest.raises(Killed):
+        killed_outbox(db, settings, clock, 3, after_call=after_call).drain_once()
+
+    assert statuses(db, ids) == ["sent", "sent", "sending", "queued", "queued"]
+    survivor = Outbox(db, settings, clock)  # another worker, or the restarted one
+    assert survivor.drain_once().claimed == 0  # the dead worker's lease still holds them
+    assert survivor.recover() == RecoveryReport()  # and the row in doubt is too fresh
+
+    clock.advance(minutes=6)
+    report = survivor.recover()
+    drained = survivor.drain_once()
+
+    if after_call:  # Twilio has it: reconciled, not re-sent
+        assert (report.sent, report.requeued, drained.sent) == (1, 0, 2)
+        assert history(db, ids[2]) == ["queued", "sending", "sent"]
+    else:  # it never left: queued again and sent once
+        assert (report.sent, report.requeued, drained.sent) == (0, 1, 3)
+        assert history(db, ids[2]) == ["queued", "sending", "queued", "sending", "sent"]
+        assert REQUEUED_DETAIL in events(db, ids[2])
+    assert statuses(db, ids) == ["sent"] * 5
+    assert fake_twilio.send_counts == dict.fromkeys(numbers, 1)
+    assert {row(db, i).provider_message_id for i in ids} == {m["sid"] for m in fake_twilio.messages}
+
+
+def test_a_worker_killed_during_an_at_bulk_request_leaves_that_request_in_doubt(
+    db, settings, clock, organisation, fake_at
+) -> None:
+    numbers = [f"+2547220000{i:02d}" for i in range(25)]
+    ids = [
+        queue(db, organisation, person(db, organisation, n, provider="africastalking"),
+              provider="africastalking")
+        for n in numbers
+    ]  # fmt: skip
+
+    with pytest.raises(Killed):
+        killed_outbox(db, settings, clock, 2, after_call=True, at_bulk=10).drain_once()
+
+    assert statuses(db, ids) == ["sent"] * 10 + ["sending"] * 10 + ["queued"] * 5
+    clock.advance(minutes=6)
+    survivor = Outbox(db, settings, clock)
+    # Africa's Talking has no API to ask which of a bulk request's messages it took.
+    assert survivor.recover() == RecoveryReport(unknown=10)
+    assert survivor.drain_once().sent == 5
+    assert statuses(db, ids) == ["sent"] * 10 + ["unknown"] * 10 + ["sent"] * 5
+    assert set(fake_at.send_counts.values()) == {1} and len(fake_at.send_counts) == 25
+
+
+def test_at_bulk_requests_are_at_most_100_recipients(db, settings, clock, organisation, fake_at):
+    for i in range(150):
+        participant = person(db, organisation, f"+2547330{i:05d}", provider="africastalking")
+        queue(db, organisation, participant, provider="africastalking")
+    outbox = Outbox(db, settings, clock, rates={"africastalking": 1000.0})
+
+    assert outbox.drain_once(batch_size=500).sent == 150
+    assert [len(r.first("to").split(",")) for r in fake_at.send_requests] == [100, 50]
+
+
+def test_a_row_cancelled_after_the_claim_is_not_sent(
+    db, settings, clock, organisation, fake_twilio
+):
+    first = queue(db, organisation, person(db, organisation))
+    second = queue(db, organisation, person(db, organisation, OTHER))
+
+    class ErasedMeanwhile(Providers):
+        def get(self, credentials):
+            with db.session() as session:  # e.g. an erasure request, between two calls
+                queries.record_status(session, session.get(m.OutboundMessage, second), "cancelled")
+            return super().get(credentials)
+
+    report = Outbox(db, settings, clock, providers=ErasedMeanwhile(settings)).drain_once()
+
+    assert (report.claimed, report.sent) == (2, 1)
+    assert statuses(db, [first, second]) == ["sent", "cancelled"]
+    assert fake_twilio.send_counts == {PHONE: 1}
+
+
 def test_recovery_settles_rows_left_sending(outbox, db, organisation, fake_twilio, clock):
-    clock.set(datetime.now().replace(microsecond=0))  # Twilio's DateSent filter is real time
+    clock.set(datetime.now().replace(microsecond=0))  # Twilio dates its messages in real time
     participant = person(db, organisation)
     at_participant = person(db, organisation, OTHER, provider="africastalking")
     accepted = queue(db, organisation, participant, is_reply=True, created_at=clock.now())
     lost = queue(db, organisation, participant, is_reply=True, text="Lost", created_at=clock.now())
     at_row = queue(db, organisation, at_participant, provider="africastalking", is_reply=True)
     held = fake_twilio.add_message(to=PHONE, from_=FROM, body=QUESTION)
-    with db.session() as session:
-        for row_id in (accepted, lost, at_row):
-            found = session.get(m.OutboundMessage, row_id)
-            found.attempts = 1
-            queries.record_status(session, found, "sending", now=clock.now())
-            found.updated_at = clock.now()
+    mark_sending(db, clock, accepted, lost, at_row)
 
     assert outbox.recover().sent == 0  # too fresh: another worker may still be sending
     clock.advance(minutes=10)
     report = outbox.recover()
 
-    assert (report.sent, report.unknown) == (1, 2)
+    assert report == RecoveryReport(sent=1, unknown=1, requeued=1)
     assert row(db, accepted).status == "sent"
     assert row(db, accepted).provider_message_id == held["sid"]
-    assert row(db, lost).status == "unknown" and row(db, at_row).status == "unknown"
-    assert fake_twilio.send_counts == {}  # nothing re-sent
-    assert outbox.drain_once().claimed == 0
+    assert row(db, at_row).status == "unknown"
+    assert row(db, lost).status == "queued" and REQUEUED_DETAIL in events(db, lost)
+    assert fake_twilio.send_counts == {}  # nothing re-sent by recovery itself
+    assert outbox.drain_once().sent == 1  # the row Twilio never got goes now, once
+    assert fake_twilio.send_counts == {PHONE: 1}
+
+
+def test_recovery_finds_a_message_still_in_twilios_queue(
+    outbox, db, organisation, fake_twilio, clock
+):
+    clock.set(datetime.now().replace(microsecond=0))
+    message = queue(db, organisation, person(db, organisation), created_at=clock.now())
+    # Queued behind a long code's 1 message/s: Twilio has it but has not sent it yet.
+    fake_twilio.add_message(to=PHONE, from_=FROM, body=QUESTION, status="queued", date_sent=None)
+    mark_sending(db, clock, message)
+    clock.advance(minutes=10)
+
+    assert outbox.recover() == RecoveryReport(sent=1)
+    assert fake_twilio.send_counts == {}
+
+
+def test_a_sid_another_row_owns_is_not_this_rows_send(outbox, db, organisation, fake_twilio, clock):
+    clock.set(datetime.now().replace(microsecond=0))
+    participant = person(db, organisation)
+    earlier = queue(db, organisation, participant, created_at=clock.now(), is_reply=True)
+    assert outbox.drain_once().sent == 1
+    again = queue(
+        db, organisation, participant, created_at=clock.now(), next_attempt_at=clock.now()
+    )
+    mark_sending(db, clock, again)
+    clock.advance(minutes=10)
+
+    assert outbox.recover() == RecoveryReport(requeued=1)  # the one Twilio holds is earlier's
+    assert row(db, earlier).status == "sent"
+
+
+def test_recovery_keeps_a_row_in_doubt_while_twilio_cannot_be_asked(
+    db, settings, organisation, fake_twilio, clock
+) -> None:
+    clock.set(datetime.now().replace(microsecond=0))
+    message = queue(db, organisation, person(db, organisation), created_at=clock.now())
+    mark_sending(db, clock, message)
+    clock.advance(minutes=10)
+    fake_twilio.stop()  # Twilio unreachable: not asked is not "not there"
+
+    report = Outbox(db, settings, clock).recover()
+
+    assert report == RecoveryReport(left=1)
+    assert row(db, message).status == "sending"
+
+
+def test_a_message_that_keeps_dying_with_its_worker_stops(
+    db, settings, organisation, fake_twilio, clock
+) -> None:
+    clock.set(datetime.now().replace(microsecond=0))
+    outbox = Outbox(db, settings, clock, retry=RetryPolicy(max_attempts=2))
+    message = queue(db, organisation, person(db, organisation), created_at=clock.now())
+    with db.session() as session:
+        session.get(m.OutboundMessage, message).attempts = 1
+    mark_sending(db, clock, message)  # attempt 2 of 2 died with its worker
+    clock.advance(minutes=10)
+
+    outbox.recover()
+
+    assert row(db, message).status == "failed" and row(db, message).error_code == "crashed"
+    assert fake_twilio.send_counts == {}
+
+
+def mark_sending(db, clock, *ids: int) -> None:
+    """What a worker commits before its API call, and all a SIGKILL leaves behind."""
+    with db.session() as session:
+        for row_id in ids:
+            found = session.get(m.OutboundMessage, row_id)
+            found.attempts += 1
+            queries.record_status(session, found, "sending", now=clock.now())
+            found.updated_at = clock.now()
+
+
+def events(db, row_id) -> list[str | None]:
+    with db.session() as session:
+        return list(
+            session.scalars(
+                sa.select(m.MessageStatusEvent.detail)
+                .where(m.MessageStatusEvent.outbound_message_id == row_id)
+                .order_by(m.MessageStatusEvent.id)
+            )
+        )

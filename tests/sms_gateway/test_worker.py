@@ -1,4 +1,5 @@
-"""The worker loop: `run_worker`, recovery at start, and many worker processes at once."""
+"""The worker loop: `run_worker`, recovery at start and every minute, and many worker
+processes at once."""
 
 from __future__ import annotations
 
@@ -115,6 +116,39 @@ def test_run_worker_recovers_rows_left_sending_first(services, db, organisation,
     assert fake_at.send_requests == []
     run_worker(services, once=True)
     assert statuses(db) == {"unknown": 1, "sent": 1}
+
+
+class TickingStop(threading.Event):
+    """The worker's idle wait, on the injected clock: each wait moves it `step` on, and
+    the loop stops after `ticks` waits."""
+
+    def __init__(self, clock, step: timedelta, ticks: int):
+        super().__init__()
+        self.clock, self.step, self.ticks = clock, step, ticks
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.clock.advance(self.step)
+        self.ticks -= 1
+        if self.ticks <= 0:
+            self.set()
+        return self.is_set()
+
+
+def test_run_worker_recovers_periodically_not_only_at_start(
+    services, db, organisation, clock, fake_at
+) -> None:
+    seed(db, organisation, 1)
+    with db.session() as session:  # another worker died in its bulk request 4 minutes ago
+        stuck = session.scalar(sa.select(m.OutboundMessage))
+        stuck.attempts = 1
+        stuck.updated_at = clock.now() - timedelta(minutes=4)
+        queries.record_status(session, stuck, "sending", now=stuck.updated_at)
+
+    # Too fresh at start; 40 s per idle wait: the recovery at 80 s finds it 5:20 old.
+    run_worker(services, stop=TickingStop(clock, timedelta(seconds=40), ticks=3))
+
+    assert statuses(db) == {"unknown": 1}
+    assert fake_at.send_requests == []
 
 
 DRAIN_SCRIPT = """

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 00:23:24.804630
+Create Date: 2026-11-26 00:26:27.446431
 """
 
 from __future__ import annotations
@@ -689,6 +689,51 @@ def upgrade() -> None:
         sa.UniqueConstraint("recurring_poll_id", "occurrence_on", name="uq_launches_occurrence"),
     )
     op.create_table(
+        "poll_summaries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("poll_id", sa.Integer(), nullable=False),
+        sa.Column("launch_id", sa.Integer(), nullable=True),
+        sa.Column("text", sa.JSON(), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(), nullable=True),
+        sa.Column("sent_by", sa.Integer(), nullable=True),
+        sa.Column("recipients", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_poll_summaries_created_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["launch_id"], ["launches.id"], name=op.f("fk_poll_summaries_launch_id_launches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_poll_summaries_organisation_id_organisations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["poll_id"],
+            ["polls.id"],
+            name=op.f("fk_poll_summaries_poll_id_polls"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["sent_by"], ["users.id"], name=op.f("fk_poll_summaries_sent_by_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_poll_summaries")),
+        sa.UniqueConstraint("launch_id", name="uq_poll_summaries_launch"),
+    )
+    with op.batch_alter_table("poll_summaries", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_poll_summaries_whole_poll",
+            ["poll_id"],
+            unique=True,
+            sqlite_where=sa.text("launch_id IS NULL"),
+            postgresql_where=sa.text("launch_id IS NULL"),
+        )
+
+    op.create_table(
         "sessions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=False),
@@ -898,6 +943,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sessions_participant_id"))
 
     op.drop_table("sessions")
+    with op.batch_alter_table("poll_summaries", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_poll_summaries_whole_poll",
+            sqlite_where=sa.text("launch_id IS NULL"),
+            postgresql_where=sa.text("launch_id IS NULL"),
+        )
+
+    op.drop_table("poll_summaries")
     op.drop_table("launches")
     op.drop_table("repoll_rounds")
     op.drop_table("choices")
