@@ -61,10 +61,16 @@ class Screen:
         return ("END " if self.end else "CON ") + self.text
 
 
-def text(key: str, language: str | None, /, **params: object) -> str:
-    """A USSD label in `language` (else English), always GSM-7."""
+def text(key: str, language: str | None, /, *, texts: Texts | None = None, **params: object) -> str:
+    """A USSD label in `language` (else English), always GSM-7.
+
+    `texts` carries the organisation's overrides; an override the handset could not show
+    (another script) falls back to the catalog's text, like any non-GSM parameter does.
+    """
     message = TEXTS[key]
-    rendered = gsm7(_LABELS.get(message, language, **params))
+    rendered = gsm7((texts or _LABELS).get(message, language, **params))
+    if rendered is None:
+        rendered = gsm7(_LABELS.get(message, language, **params))
     if rendered is None:  # a parameter (an org or group name) is in another script
         rendered = gsm7(_LABELS.get(message, "en", **params)) or MESSAGES[message].format(
             **dict.fromkeys(params, "")

@@ -89,6 +89,11 @@ class _Context:
             return self.participant.language
         return self.organisation.default_language or "en"
 
+    def text(self, key: str, **params: object) -> str:
+        """A USSD label in the participant's language, with the organisation's wording."""
+        texts = Texts(queries.text_overrides(self.db, self.organisation.id))
+        return ussd.text(key, self.language, texts=texts, **params)
+
 
 class UssdMenu:
     """The menu state machine, driving the engine for everything a flow owns."""
@@ -226,10 +231,8 @@ class UssdMenu:
         if participant is None or participant.status == "new":
             return self._newcomer(context)
         if participant.status in ("declined", "opted_out"):
-            body = ussd.text("rejoin", context.language, org=context.organisation.name)
-            return _show(
-                context, "rejoin", body, options=[ussd.text("rejoin.join", context.language)]
-            )
+            body = context.text("rejoin", org=context.organisation.name)
+            return _show(context, "rejoin", body, options=[context.text("rejoin.join")])
         if participant.status == "pending_consent":
             session = queries.active_session(context.db, participant.id)
             if session is None or session.flow != "consent":
@@ -239,10 +242,10 @@ class UssdMenu:
             return _Forward(join_word(context.language), "active")
         session = queries.active_session(context.db, participant.id)
         if session is not None and session.flow == "poll" and _has_progress(session):
-            body = ussd.text("resume", context.language)
+            body = context.text("resume")
             options = [
-                ussd.text("resume.continue", context.language),
-                ussd.text("resume.menu", context.language),
+                context.text("resume.continue"),
+                context.text("resume.menu"),
             ]
             return _show(context, "resume", body, options=options)
         return self._menu(context)
@@ -252,7 +255,7 @@ class UssdMenu:
         if len(languages) == 1:
             return _Forward(join_word(languages[0]), "active", language=languages[0])
         names = [ussd.LANGUAGE_NAMES.get(code, code) for code in languages]
-        body = ussd.text("choose_language", context.language)
+        body = context.text("choose_language")
         return _show(context, "language_pick", body, options=names, data={"codes": languages})
 
     # -- screens that take input ----------------------------------------------------
@@ -310,7 +313,7 @@ class UssdMenu:
     def _on_report_amount(self, context: _Context, typed: str) -> ussd.Screen | _Forward:
         programme = context.db.get(m.Programme, context.state.get("data", {}).get("programme"))
         if programme is None or not programme.keywords:
-            return _end(context, ussd.text("report.unavailable", context.language))
+            return _end(context, context.text("report.unavailable"))
         digits = typed.replace(",", "").replace(" ", "")
         if not digits.isdecimal() or not 0 < int(digits) <= programme.max_value:
             return _again(context, "enter_number")
@@ -322,7 +325,7 @@ class UssdMenu:
         if number is None or context.participant is None:
             return _again(context, "invalid")
         context.participant.language = codes[number - 1]
-        return self._menu(context, note=ussd.text("language.changed", context.language))
+        return self._menu(context, note=context.text("language.changed"))
 
     def _on_stop_confirm(self, context: _Context, typed: str) -> ussd.Screen | _Forward:
         number = ussd.option_number(typed, 2)
@@ -336,7 +339,7 @@ class UssdMenu:
 
     def _menu(self, context: _Context, *, note: str | None = None) -> ussd.Screen:
         items = self._menu_items(context)
-        labels = [ussd.text(f"menu.{item}", context.language) for item in items]
+        labels = [context.text(f"menu.{item}") for item in items]
         title = ussd.gsm7(context.organisation.name) or ""
         body = "\n".join(part for part in (note, title) if part)
         return _show(context, "menu", body, options=labels, data={"items": items})
@@ -360,7 +363,7 @@ class UssdMenu:
             session = resume_next(turn)
             context.replies = list(turn.replies)
         if session is None:
-            return _end(context, ussd.text("no_poll", context.language))
+            return _end(context, context.text("no_poll"))
         return self._active_screen(context)
 
     def _item_report(self, context: _Context) -> ussd.Screen:
@@ -368,7 +371,7 @@ class UssdMenu:
         if len(programmes) == 1:
             return self._report_amount(context, programmes[0])
         names = [_localised_gsm7(p.name, context) or p.key for p in programmes]
-        body = ussd.text("report.choose", context.language)
+        body = context.text("report.choose")
         data = {"programmes": [p.id for p in programmes]}
         return _show(context, "report_choose", body, options=names, data=data)
 
@@ -376,28 +379,28 @@ class UssdMenu:
         if programme is None:
             return _again(context, "invalid")
         unit = _localised_gsm7(programme.unit, context) or ""
-        body = ussd.text("report.amount", context.language, unit=unit).replace("  ", " ")
+        body = context.text("report.amount", unit=unit).replace("  ", " ")
         data = {"programme": programme.id}
         return _show(context, "report_amount", body, data=data, back_on_last=False)
 
     def _item_totals(self, context: _Context) -> ussd.Screen:
         lines = group_totals(context)
         if not lines:
-            return _end(context, ussd.text("totals.none", context.language))
+            return _end(context, context.text("totals.none"))
         return _end(context, "\n".join(lines))
 
     def _item_language(self, context: _Context) -> ussd.Screen:
         codes = _languages(context.organisation)
         names = [ussd.LANGUAGE_NAMES.get(code, code) for code in codes]
-        body = ussd.text("choose_language", context.language)
+        body = context.text("choose_language")
         return _show(context, "language", body, options=names, data={"codes": codes})
 
     def _item_help(self, context: _Context) -> ussd.Screen:
-        return _end(context, ussd.text("help", context.language, org=context.organisation.name))
+        return _end(context, context.text("help", org=context.organisation.name))
 
     def _item_stop(self, context: _Context) -> ussd.Screen:
-        body = ussd.text("stop.confirm", context.language, org=context.organisation.name)
-        options = [ussd.text("yes", context.language), ussd.text("no", context.language)]
+        body = context.text("stop.confirm", org=context.organisation.name)
+        options = [context.text("yes"), context.text("no")]
         return _show(context, "stop_confirm", body, options=options)
 
     # -- after the engine -----------------------------------------------------------
@@ -406,7 +409,7 @@ class UssdMenu:
         self, context: _Context, forward: _Forward, outcome: Outcome, number: int
     ) -> ussd.Screen:
         if context.participant is None:
-            return _end(context, ussd.text("error", context.language))
+            return _end(context, context.text("error"))
         if forward.language:
             context.participant.language = forward.language
         if forward.then == "report":
@@ -432,7 +435,7 @@ class UssdMenu:
             org = context.organisation.name
             request = ussd.gsm7(texts.get("consent.request", context.language, org=org))
             body = request or ussd.gsm7(texts.get("consent.request", "en", org=org)) or ""
-            options = [ussd.text("yes", context.language), ussd.text("no", context.language)]
+            options = [context.text("yes"), context.text("no")]
             data = {"session_id": session.id, "step": session.step}
             hint = "invalid" if repeated else None
             return _show(context, "consent", body, options=options, data=data, hint=hint)
@@ -443,8 +446,8 @@ class UssdMenu:
             repeat_current(turn)
             context.replies = list(turn.replies)
         said = _gsm7_reply(context.replies)
-        body = (said and ussd.unfold_options(said)) or ussd.text(
-            "flow.continue", context.language, org=context.organisation.name
+        body = (said and ussd.unfold_options(said)) or context.text(
+            "flow.continue", org=context.organisation.name
         )
         data = {"session_id": session.id, "step": session.step}
         return _show(context, "flow", body, data=data, back_on_last=False)
@@ -509,7 +512,7 @@ class UssdMenu:
                     )
                 ],
             )
-        return _end(context, ussd.text("sms_offer", "en"))
+        return _end(context, context.text("sms_offer"))
 
     def _report_result(self, context: _Context, number: int) -> ussd.Screen:
         stored = context.db.scalar(
@@ -521,14 +524,14 @@ class UssdMenu:
             )
         )
         if stored is None:
-            return _end(context, ussd.text("report.unavailable", context.language))
+            return _end(context, context.text("report.unavailable"))
         # The thank-you (with the group's total) comes first; after it the engine repeats
         # the open question, which the next dial offers to continue.
         thanks = _gsm7_reply(context.replies[:1])
-        return _end(context, thanks or ussd.text("thanks", context.language))
+        return _end(context, thanks or context.text("thanks"))
 
     def _last_reply(self, context: _Context) -> str:
-        return _gsm7_reply(context.replies) or ussd.text("thanks", context.language)
+        return _gsm7_reply(context.replies) or context.text("thanks")
 
     def _turn(self, context: _Context) -> Turn:
         assert context.participant is not None
@@ -560,7 +563,7 @@ def _show(
     """Draw a screen, remember it (to page, re-show or hint), and return its first page."""
     full = "\n".join(part for part in (body, ussd.numbered(options or [])) if part)
     if hint:
-        full = f"{ussd.text(hint, context.language)}\n{full}"
+        full = f"{context.text(hint)}\n{full}"
     # A long END notice is paged on CON screens; only its last page ends the session.
     pages = ussd.paginate(full, context.language, back_on_last=back_on_last and not end)
     context.state.update(
@@ -577,7 +580,7 @@ def _show(
 
 
 def _current(context: _Context) -> ussd.Screen:
-    pages = context.state.get("pages") or [ussd.text("error", context.language)]
+    pages = context.state.get("pages") or [context.text("error")]
     page = min(context.state.get("page", 0), len(pages) - 1)
     last = page == len(pages) - 1
     return ussd.Screen(pages[page], end=bool(context.state.get("end", not pages)) and last)
@@ -586,7 +589,7 @@ def _current(context: _Context) -> ussd.Screen:
 def _again(context: _Context, hint: str) -> ussd.Screen:
     state = context.state
     if not state.get("pages"):
-        return _end(context, ussd.text("error", context.language))
+        return _end(context, context.text("error"))
     return _show(
         context,
         state.get("screen", "menu"),
@@ -711,8 +714,6 @@ def group_totals(context: _Context) -> list[str]:
             )
             name = ussd.gsm7(group.name) or group.name.encode("ascii", "replace").decode()
             lines.append(
-                ussd.text(
-                    "totals.line", context.language, group=name, total=f"{total:,}", unit=unit
-                ).strip()
+                context.text("totals.line", group=name, total=f"{total:,}", unit=unit).strip()
             )
     return lines

@@ -519,9 +519,7 @@ class OutboundMessage(TimestampMixin, Base):
     )
     launch_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("launches.id"), index=True)
     # Indexed: deleting or erasing sessions checks this foreign key for every row.
-    session_id: so.Mapped[int | None] = so.mapped_column(
-        sa.ForeignKey("sessions.id"), index=True
-    )
+    session_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("sessions.id"), index=True)
     updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
     sent_at: so.Mapped[datetime | None]
 
