@@ -25,7 +25,7 @@ from wtforms import TextAreaField
 
 from admin.access import ANALYST, COORDINATOR, current_organisation_id, has_role, role_required
 from admin.i18n import _, _l
-from bot.segments import measure
+from bot.segments import is_gsm7, measure
 from bot.texts import MESSAGES, catalog_entry, placeholders
 from storage import models as m
 from storage.queries import audit
@@ -123,6 +123,12 @@ def override_problem(key: str, text: str, organisation_name: str) -> str | None:
         text.format(**dict.fromkeys(expected, "x"))
     except (KeyError, IndexError, ValueError, AttributeError, TypeError):
         return _("Write placeholders plainly, like {org}, with nothing else inside the braces.")
+    if key.startswith("ussd.") and not is_gsm7(text):
+        # USSD carries GSM-7 only: other scripts reach the handset as garbage.
+        return _(
+            "USSD screens show only the basic Latin alphabet (GSM-7): write it in Latin "
+            "letters, without special accents."
+        )
     info = measure(as_sent(text, organisation_name))
     if info.segments > MAX_SEGMENTS:
         return _(

@@ -229,3 +229,11 @@ def test_organisations_never_see_or_change_each_others_wording(
     assert overrides(db, organisation.id) == {("sw", "consent.request"): CONSENT_SW}
     assert overrides(db, other_organisation.id) == {("sw", "poll.thanks"): "Asante, jirani!"}
     assert [a for a, _, _ in audit_events(db, other_organisation.id)] == ["text.override"]
+
+
+def test_ussd_override_must_be_gsm7():
+    from admin.texts import override_problem
+
+    assert override_problem("ussd.menu.poll", "Jibu kura", "Org") is None
+    problem = override_problem("ussd.menu.poll", "मतदान का जवाब दें", "Org")
+    assert problem is not None and "GSM-7" in problem
