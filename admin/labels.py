@@ -78,6 +78,27 @@ LABELS: dict[str, dict[str, object]] = {
         "age_band": _l("Age band"),
         "disability": _l("Disability"),
     },
+    # the profile dimensions of a disaggregation (admin.tally.DIMENSIONS)
+    "dimension": {
+        "gender": _l("gender"),
+        "age_band": _l("age band"),
+        "disability": _l("disability"),
+        "village": _l("village"),
+    },
+    # profile answers as stored (bot.flows.profile; imports may say female/male), and
+    # admin.tally.NOT_STATED; villages are names and are never looked up here
+    "profile": {
+        "woman": _l("woman"),
+        "man": _l("man"),
+        "female": _l("female"),
+        "male": _l("male"),
+        "another": _l("another"),
+        "prefer_not": _l("prefer not to say"),
+        "yes": _l("yes"),
+        "no": _l("no"),
+        "under_18": _l("under 18"),
+        "not stated": _l("not stated"),
+    },
     # admin.auth.ROLES
     "role": {
         "owner": _l("owner"),

@@ -29,6 +29,7 @@ from flask_login import current_user
 
 from admin.access import ANALYST, COORDINATOR, get_owned, role_required
 from admin.i18n import _, ngettext
+from admin.labels import label
 from admin.polls import latest, poll_or_404
 from bot.audience import PROFILE_FILTERS, AudienceError
 from storage import models as m
@@ -78,7 +79,11 @@ def options(session: so.Session, organisation: m.Organisation) -> dict[str, list
         "groups": [(str(gid), name) for gid, name in groups],
         "villages": [(v, v) for v in distinct(p.village)],
         "languages": [(lang, lang) for lang in (organisation.languages or ["en"])],
-        **{key: [(v, v) for v in distinct(getattr(p, key))] for key in PROFILE_FILTERS},
+        # profile answers are stored codes ("prefer_not"): shown as translated labels
+        **{
+            key: [(v, label(v, "profile")) for v in distinct(getattr(p, key))]
+            for key in PROFILE_FILTERS
+        },
     }
 
 
