@@ -26,7 +26,11 @@ extension directly.
 Extracting after changing a string (from the repository root)::
 
     pybabel extract -F admin/babel.cfg -k lazy_gettext -k _l -k N_ -o admin/locale/admin.pot .
-    pybabel update -D admin -i admin/locale/admin.pot -d admin/locale --previous
+    pybabel update -N -D admin -i admin/locale/admin.pot -d admin/locale
+
+`-N`: without it babel fills a new msgid with the translation of a similar old one, which
+the panel would then show (with the old one's placeholders, so a page could fail). A new
+msgid arrives empty; `tests/admin/test_i18n.py` lists it until it has a draft.
 """
 
 from __future__ import annotations

@@ -64,6 +64,20 @@ def _database_down(error: Exception):
     )
 
 
+_TEXT_FIELDS = frozenset({"Body", "text"})
+
+
+def _form() -> dict[str, str]:
+    """The posted form, refused when a machine field holds a NUL: no provider sends one,
+    and PostgreSQL cannot store it, so it is malformed input, not a database outage. A
+    person's text (`Body`, `text`) keeps its other characters: the engine drops NULs."""
+    form = request.form.to_dict()
+    for name, value in form.items():
+        if "\x00" in name or ("\x00" in value and name not in _TEXT_FIELDS):
+            raise WebhookRejected(400, f"field {name.replace(chr(0), '')!r} contains a NUL byte")
+    return form
+
+
 # --- which organisation ---------------------------------------------------------------------
 
 
@@ -165,7 +179,7 @@ def _twiml() -> Response:
 
 @blueprint.post("/twilio")
 def twilio_inbound():
-    form = request.form.to_dict()
+    form = _form()
     route = _route_for(twilio.NAME, _to_address(form, "To"), signed=True)
     _verify_twilio(form, route.secret)
     organisation_id, region = _require(route)
@@ -176,7 +190,7 @@ def twilio_inbound():
 
 @blueprint.post("/twilio/status")
 def twilio_status():
-    form = request.form.to_dict()
+    form = _form()
     # A status callback's `From` is our own number: it names the channel.
     route = _route_for(twilio.NAME, _to_address(form, "From"), signed=True)
     _verify_twilio(form, route.secret)
@@ -196,7 +210,7 @@ def _verify_at() -> None:
 @blueprint.post("/africastalking")
 def africastalking_inbound():
     _verify_at()
-    form = request.form.to_dict()
+    form = _form()
     route = _route_for(africastalking.NAME, _to_address(form, "to"), signed=False)
     organisation_id, region = _require(route)
     message = africastalking.parse_inbound(form, default_region=region)
@@ -207,7 +221,7 @@ def africastalking_inbound():
 @blueprint.post("/africastalking/delivery")
 def africastalking_delivery():
     _verify_at()
-    update = africastalking.parse_delivery(request.form.to_dict())
+    update = africastalking.parse_delivery(_form())
     _record_status(africastalking.NAME, update, opted_out=africastalking.is_opt_out(update.error))
     return Response("", status=200)
 

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
 
@@ -19,6 +20,12 @@ from bot.clock import FakeClock
 from heard.config import Settings
 from storage.db import Database, normalise_url
 from storage.migrate import upgrade
+
+# CI explores the same examples every run, so a red build is always reproducible;
+# developers' runs keep exploring new ones (and hypothesis replays any failure it found).
+hypothesis.settings.register_profile("ci", derandomize=True, deadline=None)
+hypothesis.settings.register_profile("dev", deadline=None)
+hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 TEST_DATABASE_URL = os.environ.get("HEARD_TEST_DATABASE_URL", "").strip() or None
 
