@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from bot.commitments import add_commitment, add_dialogue
 from bot.flows.poll_format import load_poll
 from bot.polls import save_poll
 from heard.config import Settings
@@ -162,29 +163,26 @@ def _commitment(session, organisation: m.Organisation) -> None:
     if dialogue is not None:
         return
     held = date.today() - timedelta(days=14)
-    dialogue = m.Dialogue(
-        organisation_id=organisation.id,
+    dialogue = add_dialogue(
+        session,
+        organisation.id,
         title=title,
         held_on=held,
         place="Ngiluni primary school",
         officials=["County water officer", "Ward administrator"],
         notes="Community raised the broken borehole and long queues.",
     )
-    session.add(dialogue)
-    session.flush()
-    session.add(
-        m.Commitment(
-            dialogue_id=dialogue.id,
-            organisation_id=organisation.id,
-            duty_bearer="County water office",
-            description="Rehabilitate the Ngiluni borehole",
-            short_name={
-                "en": "the Ngiluni borehole repair",
-                "sw": "ukarabati wa kisima cha Ngiluni",
-            },
-            due_on=held + timedelta(days=90),
-            audience={"villages": ["Ngiluni"]},
-        )
+    # Through the same path as the panel and the CLI, so the demo commitment has its
+    # re-poll poll and plan: the tracker and scorecard show rounds as they come due.
+    add_commitment(
+        session,
+        dialogue_id=dialogue.id,
+        duty_bearer="County water office",
+        description="Rehabilitate the Ngiluni borehole",
+        short_name={"en": "the Ngiluni borehole repair", "sw": "ukarabati wa kisima cha Ngiluni"},
+        due_on=held + timedelta(days=90),
+        audience={"villages": ["Ngiluni"]},
+        organisation_id=organisation.id,
     )
 
 

@@ -51,16 +51,25 @@ def test_demo_seed_is_idempotent(settings):
     with db.session() as session:
         counts = {
             model.__name__: session.scalar(sa.select(sa.func.count()).select_from(model))
-            for model in (m.Organisation, m.User, m.Poll, m.PollVersion, m.Group, m.Commitment)
+            for model in (
+                m.Organisation,
+                m.User,
+                m.Poll,
+                m.PollVersion,
+                m.Group,
+                m.Commitment,
+                m.RepollPlan,
+            )
         }
     db.dispose()
     assert counts == {
         "Organisation": 1,
         "User": 1,
-        "Poll": 1,
-        "PollVersion": 1,
+        "Poll": 2,
+        "PollVersion": 2,
         "Group": 1,
         "Commitment": 1,
+        "RepollPlan": 1,
     }
 
 
