@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from admin.auth import create_user
+from admin.tokens import issue_token
 from storage import models as m
 
 PASSWORD = "correct horse battery"
@@ -78,6 +79,35 @@ def login_as(app, make_user) -> Callable:
         return client
 
     return login
+
+
+@pytest.fixture
+def api(app, db, make_user, organisation) -> Callable:
+    """A JSON client acting with a bearer token of the given role:
+    `api("analyst").post(path, body)`."""
+
+    def acting_as(role: str = "coordinator"):
+        user = make_user(organisation.id, role)
+        with db.session() as session:
+            _, plain = issue_token(session, user.id, "test")
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {plain}"}
+
+        class Api:
+            user_id = user.id
+
+            def get(self, path):
+                return client.get(path, headers=headers)
+
+            def post(self, path, body=None):
+                return client.post(path, json=body, headers=headers)
+
+            def patch(self, path, body=None):
+                return client.patch(path, json=body, headers=headers)
+
+        return Api()
+
+    return acting_as
 
 
 @pytest.fixture

@@ -9,39 +9,10 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from admin.tokens import issue_token
 from bot.scheduler import due_recurring
 from storage import models as m
 from tests.admin.conftest import seed_organisation
 from tests.admin.polls_seed import poll_id, seed_participants
-
-
-@pytest.fixture
-def api(app, db, make_user, organisation):
-    """A client acting with a token of the given role."""
-
-    def acting_as(role: str = "coordinator"):
-        user = make_user(organisation.id, role)
-        with db.session() as session:
-            _, plain = issue_token(session, user.id, "test")
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {plain}"}
-
-        class Api:
-            user_id = user.id
-
-            def get(self, path):
-                return client.get(path, headers=headers)
-
-            def post(self, path, body=None):
-                return client.post(path, json=body, headers=headers)
-
-            def patch(self, path, body=None):
-                return client.patch(path, json=body, headers=headers)
-
-        return Api()
-
-    return acting_as
 
 
 @pytest.fixture

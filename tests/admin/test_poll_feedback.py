@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from admin.tokens import issue_token
 from storage import models as m
 from tests.admin.conftest import seed_organisation
 from tests.admin.polls_seed import poll_id, seed_answers, seed_participants
@@ -207,29 +206,6 @@ def test_a_launch_summary_goes_to_that_launchs_respondents(login_as, post_form, 
 
 
 # --- the API ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def api(app, db, make_user, organisation):
-    def acting_as(role: str = "coordinator"):
-        user = make_user(organisation.id, role)
-        with db.session() as session:
-            _, plain = issue_token(session, user.id, "test")
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {plain}"}
-
-        class Api:
-            user_id = user.id
-
-            def get(self, path):
-                return client.get(path, headers=headers)
-
-            def post(self, path, body=None):
-                return client.post(path, json=body, headers=headers)
-
-        return Api()
-
-    return acting_as
 
 
 def test_api_draft_edit_send_once(api, db, organisation, answered):
