@@ -142,10 +142,17 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def heard_serve(env: dict[str, str], port: int, workers: int, log: Path) -> Iterator[None]:
-    """`heard serve` (gunicorn, gthread) on 127.0.0.1:port, healthy before we yield."""
+def heard_serve(
+    env: dict[str, str], port: int, workers: int, log: Path, *, access_log: bool = False
+) -> Iterator[None]:
+    """`heard serve` (gunicorn, gthread) on 127.0.0.1:port, healthy before we yield.
+
+    Without its access log by default, as docs/deploy.md runs it behind a reverse proxy
+    that keeps one: the log line costs ~1 ms of CPU per request (`--access-log` measures it).
+    """
     command = [HEARD, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with running([*command, "--workers", str(workers)], env, log):
+    command += ["--workers", str(workers), "--access-log" if access_log else "--no-access-log"]
+    with running(command, env, log):
         wait_for_health(port)
         yield
 
@@ -215,7 +222,7 @@ def _client_process(
         thread.start()
     for thread in threads:
         thread.join()
-    results.put(out)
+    results.put((out, time.process_time()))
 
 
 def generate_load(
@@ -248,11 +255,57 @@ def generate_load(
     for worker in workers:
         worker.start()
     samples: list[tuple[float, float, int, float]] = []
+    client_cpu = 0.0
+    before = cpu_by_role()
     for _ in workers:
-        samples.extend(results.get())
+        done, cpu = results.get()
+        samples.extend(done)
+        client_cpu += cpu
     for worker in workers:
         worker.join()
-    return summarise(samples, start_at=start_at, offered_rate=rate)
+    summary = summarise(samples, start_at=start_at, offered_rate=rate)
+    used = {role: cpu_by_role().get(role, 0.0) - seconds for role, seconds in before.items()}
+    used["load_generator"] = client_cpu
+    summary["cpu_ms_per_request"] = {
+        role: round(seconds * 1000 / max(len(samples), 1), 2) for role, seconds in used.items()
+    }
+    return summary
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds used so far by the processes on this machine, by role: the web server
+    (`heard serve` and its gunicorn workers), outbox workers, the scheduler, PostgreSQL.
+
+    Where the CPU goes per request is what tells how many cores a rate needs; wall-clock
+    throughput on a shared 2-core machine says more about the neighbours. Read from
+    /proc (Linux); processes that exit meanwhile are not counted.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"web": 0.0, "outbox_workers": 0.0, "scheduler": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        role = _role(command, stat)
+        if role is not None:
+            fields = stat.rsplit(")", 1)[1].split()
+            totals[role] += (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
+def _role(command: list[bytes], stat: str) -> str | None:
+    if "(postgres)" in stat:
+        return "postgres"
+    if any(part.endswith(b"heard") for part in command[:2]):
+        verb = next((part for part in command[1:] if not part.startswith(b"-")), b"")
+        if verb.endswith(b"heard"):
+            verb = command[2] if len(command) > 2 else b""
+        return {b"serve": "web", b"worker": "outbox_workers", b"scheduler": "scheduler"}.get(verb)
+    return None
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -286,6 +339,41 @@ def summarise(
         "max_ms": round(latency[-1], 2) if latency else None,
         "service_p50_ms": round(percentile(service, 0.50), 2),
         "service_p99_ms": round(percentile(service, 0.99), 2),
+    }
+
+
+def replay_in_process(app, requests: Sequence[Request], around=None) -> dict[str, float]:
+    """Post `requests` in order through the Flask test client of `app` (no server, no
+    sockets): CPU and wall time and SQL statements per request of Heard's own work."""
+    from contextlib import nullcontext
+    from urllib.parse import parse_qsl
+
+    statements = [0]
+
+    def count(*_args) -> None:
+        statements[0] += 1
+
+    engine = app.extensions["heard"].db.engine
+    client = app.test_client()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    start, cpu = time.perf_counter(), time.process_time()
+    try:
+        with around if around is not None else nullcontext():
+            for item in requests:
+                form = dict(parse_qsl(item.body.decode(), keep_blank_values=True))
+                answer = client.post(item.path, data=form, headers=item.headers)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{item.path}: {answer.status_code} {answer.get_data()!r}")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    n = max(len(requests), 1)
+    return {
+        "requests": len(requests),
+        "ms_per_request": round(elapsed * 1000 / n, 2),
+        # CPU time is what a loaded, shared machine distorts least.
+        "cpu_ms_per_request": round(cpu * 1000 / n, 2),
+        "sql_statements_per_request": round(statements[0] / n, 1),
     }
 
 

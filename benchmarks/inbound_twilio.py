@@ -1,8 +1,11 @@
 """`python -m benchmarks.inbound_twilio`: signed Twilio webhooks through the whole stack.
 
-Each simulated phone runs the demo conversation (JOIN, consent, four profile answers, two
-poll answers), so the load exercises what a launch day does: new participants, sessions,
-NLU, answers and queued replies, all through `heard serve` (gunicorn) and a real database.
+Two scenarios, both through `heard serve` (gunicorn) and a real database:
+- `onboarding`: each simulated phone runs the demo conversation (JOIN, consent, four
+  profile answers, two poll answers): new participants, sessions, NLU, answers, replies;
+- `answers` (the "replies" of the goal): `--participants` consented people, the demo poll
+  launched to all of them, then phones answer its questions: what floods in for hours
+  after a national launch.
 `--rate 0` is closed loop (as fast as answers come back) to find the ceiling.
 
 Prints one JSON object: machine, settings, throughput, p50/p90/p99 from the moment each
@@ -21,6 +24,7 @@ import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
 from benchmarks import _harness as h
+from benchmarks import _population as population
 from tests.fakes.fake_twilio import FakeTwilio
 
 # The outbox workers' sends go to tests/fakes' FakeTwilio on 127.0.0.1, which checks them.
@@ -28,7 +32,15 @@ FAKE_TWILIO = ("AC" + "0" * 31 + "1", "bench-twilio-token")
 CONVERSATION = ["JOIN", "YES", "1", "3", "2", "Ngiluni", "1", "15"]
 
 
-def conversations(phones: int, total: int, env: dict[str, str], lanes: int) -> list[list]:
+def conversations(
+    phones: int,
+    total: int,
+    env: dict[str, str],
+    lanes: int,
+    *,
+    texts: list[str] = CONVERSATION,
+    number=lambda phone: f"+2547{20000000 + phone:08d}",
+) -> list[list]:
     """`total` signed requests from `phones` numbers, dealt into `lanes` ordered lanes.
 
     A phone's messages stay in one lane, in order, so its conversation makes sense.
@@ -38,13 +50,13 @@ def conversations(phones: int, total: int, env: dict[str, str], lanes: int) -> l
     out: list[list[h.Request]] = [[] for _ in range(lanes)]
     sent = 0
     for phone in range(phones):
-        for turn, text in enumerate(CONVERSATION):
+        for turn, text in enumerate(texts):
             if sent == total:
                 return out
             form = {
                 "MessageSid": f"SM{phone:024d}{turn:08d}",
                 "AccountSid": env["TWILIO_ACCOUNT_SID"],
-                "From": f"+2547{20000000 + phone:08d}",
+                "From": number(phone),
                 "To": env["TWILIO_FROM"],
                 "Body": text,
                 "NumMedia": "0",
@@ -77,9 +89,24 @@ def stored(database_url: str) -> dict[str, int]:
         engine.dispose()
 
 
-def run_once(args: argparse.Namespace) -> dict[str, object]:
+def scenario_requests(
+    args: argparse.Namespace, url: str, env: dict[str, str], lanes: int
+) -> tuple[list[list], dict[str, object]]:
+    """Prepare the database for `args.scenario` and sign its requests."""
     total = args.requests if args.rate == 0 else int(args.rate * args.seconds)
-    phones = math.ceil(total / len(CONVERSATION))
+    if args.scenario == "onboarding":
+        phones = math.ceil(total / len(CONVERSATION))
+        return conversations(phones, total, env, lanes), {}
+    phones = math.ceil(total / len(population.ANSWERS))
+    people = max(args.participants, phones)
+    prepared = population.launched_population(url, people)
+    requests = conversations(
+        phones, total, env, lanes, texts=population.ANSWERS, number=population.phone
+    )
+    return requests, {"participants": people, **prepared}
+
+
+def run_once(args: argparse.Namespace) -> dict[str, object]:
     lanes = args.concurrency
     with tempfile.TemporaryDirectory(prefix="heard_bench_log_") as folder:
         log = Path(folder) / "server.log"
@@ -88,20 +115,24 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
             env = h.server_env(url, port, HEARD_TWILIO_API_BASE=fake.url)
             env.update(TWILIO_ACCOUNT_SID=FAKE_TWILIO[0], TWILIO_AUTH_TOKEN=FAKE_TWILIO[1])
             h.migrate_and_seed(env)
-            requests = conversations(phones, total, env, lanes)
+            requests, prepared = scenario_requests(args, url, env, lanes)
             with ExitStack() as stack:
                 # The documented production set: M `heard worker`s and one scheduler.
                 for _ in range(args.outbox_workers):
                     stack.enter_context(h.running([h.HEARD, "worker"], env, log))
                 if args.scheduler:
                     stack.enter_context(h.running([h.HEARD, "scheduler"], env, log))
-                stack.enter_context(h.heard_serve(env, port, args.workers, log))
+                stack.enter_context(
+                    h.heard_serve(env, port, args.workers, log, access_log=args.access_log)
+                )
                 result = h.generate_load(port, requests, rate=args.rate, processes=args.clients)
             result["stored"] = stored(url)
             result["fake_twilio_received"] = len(fake.messages)
         errors = log.read_text(errors="replace").count("Traceback")
     result.update(
         benchmark="inbound_twilio",
+        scenario=args.scenario,
+        **prepared,
         db=args.db,
         workers=args.workers,
         concurrency=lanes,
@@ -117,6 +148,10 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--scenario", choices=["onboarding", "answers"], default="onboarding")
+    parser.add_argument(
+        "--participants", type=int, default=0, help="answers: people the poll goes to"
+    )
     parser.add_argument("--rate", type=float, default=500, help="requests/s; 0 = closed loop")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--requests", type=int, default=5000, help="closed loop only")
@@ -125,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--outbox-workers", type=int, default=0, help="also run heard worker")
     parser.add_argument("--scheduler", action="store_true", help="also run heard scheduler")
+    parser.add_argument("--access-log", action="store_true", help="gunicorn logs each request")
     parser.add_argument("--runs", type=int, default=1, help="repeat; report the medians")
     args = parser.parse_args(argv)
     if args.runs == 1:

@@ -20,14 +20,23 @@ from benchmarks.inbound_twilio import stored
 INPUTS = [None, "1", "1", "1", "3", "2", "Ngiluni", "1", "15"]
 
 
-def sessions(phones: int, total: int, env: dict[str, str], lanes: int) -> list[list]:
+def sessions(
+    phones: int,
+    total: int,
+    env: dict[str, str],
+    lanes: int,
+    *,
+    inputs: list[str | None] = INPUTS,
+    number=lambda phone: f"+2547{30000000 + phone:08d}",
+) -> list[list]:
+    """`total` hops of USSD sessions (each phone walks `inputs`), dealt into ordered lanes."""
     path = "/ussd/africastalking?" + urlencode({"token": env["AT_CALLBACK_TOKEN"]})
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     out: list[list[h.Request]] = [[] for _ in range(lanes)]
     sent = 0
     for phone in range(phones):
         typed: list[str] = []
-        for value in INPUTS:
+        for value in inputs:
             if sent == total:
                 return out
             if value is not None:
@@ -35,7 +44,7 @@ def sessions(phones: int, total: int, env: dict[str, str], lanes: int) -> list[l
             form = {
                 "sessionId": f"ATUid_bench_{phone}",
                 "serviceCode": "*384*1#",
-                "phoneNumber": f"+2547{30000000 + phone:08d}",
+                "phoneNumber": number(phone),
                 "networkCode": "63902",
                 "text": "*".join(typed),
             }
@@ -54,7 +63,7 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
             env = h.server_env(url, port)
             h.migrate_and_seed(env)
             hops = sessions(phones, total, env, args.concurrency)
-            with h.heard_serve(env, port, args.workers, log):
+            with h.heard_serve(env, port, args.workers, log, access_log=args.access_log):
                 result = h.generate_load(port, hops, rate=args.rate, processes=args.clients)
             result["stored"] = stored(url)
         errors = log.read_text(errors="replace").count("Traceback")
@@ -79,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--access-log", action="store_true", help="gunicorn logs each request")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
     if args.runs == 1:

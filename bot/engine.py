@@ -61,7 +61,7 @@ from bot.keywords import (
 )
 from bot.messages import Channel, InboundMessage, Reply
 from bot.polls import latest_version
-from bot.render import outbound_rows
+from bot.render import outbound_values
 from bot.reports import handle_report, parse_report
 from bot.texts import Texts
 from nlu.interpretation import Interpreter
@@ -114,20 +114,8 @@ class Engine:
         """
         # PostgreSQL text cannot hold NUL, and no phone means one.
         text = message.text.replace("\x00", "")
-        organisation = self._organisation(db, message)
         now = self.clock.now()
-        if (
-            participant is None
-            or participant.organisation_id != organisation.id
-            or participant.phone != message.sender
-        ):
-            participant, _ = queries.get_or_create_participant(
-                db,
-                organisation,
-                message.sender,
-                channel=_reply_channel(message.channel),
-                provider=message.provider,
-            )
+        organisation, participant = self._sender(db, message, participant)
         language_before = participant.language
         inbound_id = queries.record_inbound(
             db,
@@ -149,8 +137,11 @@ class Engine:
         if inbound_id is None:
             return Outcome([], duplicate=True, participant_id=participant.id)
         if message.channel not in (Channel.USSD, Channel.CONSOLE):
-            participant.channel = _reply_channel(message.channel)
-            participant.provider = message.provider
+            # Assigned only on change: an assignment, even of the same value, makes the
+            # row dirty and costs every later autoflush a look at it.
+            channel = _reply_channel(message.channel)
+            if (participant.channel, participant.provider) != (channel, message.provider):
+                participant.channel, participant.provider = channel, message.provider
 
         turn = Turn(
             db=db,
@@ -172,13 +163,40 @@ class Engine:
                 .values(language=participant.language)
             )
         if turn.replies and message.channel not in INLINE_CHANNELS:
-            rows = list(outbound_rows(turn, in_reply_to_id=inbound_id, link_id=message.link_id))
+            rows = list(outbound_values(turn, in_reply_to_id=inbound_id, link_id=message.link_id))
             for row in rows:
                 # Erasure removed the number in this very turn; its goodbye still goes
                 # to the phone that asked for it.
-                row.to = row.to or message.sender
-            queries.add_outbound(db, rows)
+                row["to"] = row["to"] or message.sender
+            queries.queue_outbound(db, rows)
         return Outcome(list(turn.replies), participant_id=participant.id)
+
+    def _sender(
+        self, db: so.Session, message: InboundMessage, participant: m.Participant | None
+    ) -> tuple[m.Organisation, m.Participant]:
+        """The organisation and the sender (row-locked, created on first contact).
+
+        The common case, a known sender of a known organisation, is one round trip.
+        """
+        if participant is None and message.organisation_id is not None:
+            found = queries.sender_for_update(db, message.organisation_id, message.sender)
+            if found is not None:
+                participant, organisation = found
+                return organisation, participant
+        organisation = self._organisation(db, message)
+        if (
+            participant is None
+            or participant.organisation_id != organisation.id
+            or participant.phone != message.sender
+        ):
+            participant, _ = queries.get_or_create_participant(
+                db,
+                organisation,
+                message.sender,
+                channel=_reply_channel(message.channel),
+                provider=message.provider,
+            )
+        return organisation, participant
 
     def _organisation(self, db: so.Session, message: InboundMessage) -> m.Organisation:
         if message.organisation_id is not None:

@@ -7,6 +7,8 @@ whichever way they arrive, so everything is normalised here once.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
@@ -48,11 +50,14 @@ def _strip_prefix(raw: str) -> str:
     return text
 
 
+@lru_cache(maxsize=65_536)
 def normalise_number(raw: str, default_region: str | None) -> str:
     """E.164 for `raw`, reading local formats ("0712 345 678") in `default_region`.
 
     Raises InvalidNumber when the number is impossible (wrong length) or not assigned
-    in its country's numbering plan, so the outbox never pays to send to it.
+    in its country's numbering plan, so the outbox never pays to send to it. Memoised:
+    parsing cost ~0.3 ms, every inbound message asks, and a phone sends many (a failure
+    is an exception, which the cache does not keep).
     """
     text = _strip_prefix(raw)
     if not text:

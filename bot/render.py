@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 from bot.flows.runtime import Turn
 from bot.messages import Reply
@@ -29,34 +30,40 @@ def _compose(text: str) -> tuple[str, str, int]:
     return text, info.encoding, info.segments
 
 
-def outbound_rows(
+def outbound_values(
     turn: Turn,
     *,
-    in_reply_to: m.InboundMessage | None = None,
     in_reply_to_id: int | None = None,
     link_id: str | None = None,
-) -> Iterator[m.OutboundMessage]:
-    """`in_reply_to_id` serves the engine, which stores the inbound row without an ORM
-    object (one `INSERT ... ON CONFLICT`)."""
+) -> Iterator[dict[str, Any]]:
+    """One outbox row's column values per reply of the turn.
+
+    `in_reply_to_id` is the stored inbound message, which the engine inserts without an
+    ORM object (one `INSERT ... ON CONFLICT`).
+    """
     participant = turn.participant
-    if in_reply_to is not None:
-        in_reply_to_id = in_reply_to.id
     for reply in turn.replies:
         text, encoding, segments = compose(reply)
-        yield m.OutboundMessage(
-            organisation_id=turn.organisation.id,
-            participant_id=participant.id,
-            channel=participant.channel,
-            provider=participant.provider or "console",
-            to=participant.phone,
-            text=text,
-            language=reply.language,
-            encoding=encoding,
-            segments=segments,
-            status="queued",
-            is_reply=in_reply_to_id is not None,
-            in_reply_to_id=in_reply_to_id,
-            link_id=link_id,
-            created_at=turn.now,
-            next_attempt_at=turn.now,
-        )
+        yield {
+            "organisation_id": turn.organisation.id,
+            "participant_id": participant.id,
+            "channel": participant.channel,
+            "provider": participant.provider or "console",
+            "to": participant.phone,
+            "text": text,
+            "language": reply.language,
+            "encoding": encoding,
+            "segments": segments,
+            "status": "queued",
+            "is_reply": in_reply_to_id is not None,
+            "in_reply_to_id": in_reply_to_id,
+            "link_id": link_id,
+            "created_at": turn.now,
+            "next_attempt_at": turn.now,
+        }
+
+
+def outbound_rows(turn: Turn) -> Iterator[m.OutboundMessage]:
+    """The same rows as ORM objects, for callers that need their ids back."""
+    for values in outbound_values(turn):
+        yield m.OutboundMessage(**values)

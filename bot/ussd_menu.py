@@ -168,10 +168,17 @@ class UssdMenu:
         return row, True
 
     def _context(self, db: so.Session, hop: UssdHop, state: dict[str, Any]) -> _Context:
-        organisation = _organisation(db, hop)
         # Locked now, not first by the engine: the engine's turn runs in this transaction
         # and would otherwise get this (identity-mapped) object as read before the lock.
-        participant = queries.participant_for_update(db, organisation.id, hop.phone)
+        # A known caller and their organisation come in one round trip.
+        organisation_id = _organisation_id_cached(db, hop)
+        found = (
+            queries.sender_for_update(db, organisation_id, hop.phone) if organisation_id else None
+        )
+        if found is not None:
+            participant, organisation = found
+        else:
+            participant, organisation = None, _organisation(db, hop)
         return _Context(db, organisation, participant, state, hop, self.engine.clock.now())
 
     def _save(self, row: m.UssdSession, context: _Context, hop: UssdHop, hops: int) -> None:
@@ -655,13 +662,15 @@ def _participant_after(
 
 def _organisation(db: so.Session, hop: UssdHop) -> m.Organisation:
     """The organisation whose USSD code was dialled, else the default one."""
-    organisation_id = cached(
-        db, ("ussd_organisation", hop.service_code), lambda: _organisation_id(db, hop)
-    )
+    organisation_id = _organisation_id_cached(db, hop)
     organisation = db.get(m.Organisation, organisation_id) if organisation_id else None
     if organisation is None:
         raise LookupError("no organisation is configured: run `heard demo` or seed one")
     return organisation
+
+
+def _organisation_id_cached(db: so.Session, hop: UssdHop) -> int | None:
+    return cached(db, ("ussd_organisation", hop.service_code), lambda: _organisation_id(db, hop))
 
 
 def _organisation_id(db: so.Session, hop: UssdHop) -> int | None:

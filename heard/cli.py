@@ -116,14 +116,25 @@ def demo(obj: CliContext, host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="web processes")
+@click.option("--threads", default=4, show_default=True, type=int, help="threads per process")
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="log every request (off when the reverse proxy keeps the access log)",
+)
 @click.pass_obj
-def serve(obj: CliContext, host: str, port: int, workers: int) -> None:
+def serve(
+    obj: CliContext, host: str, port: int, workers: int, threads: int, access_log: bool
+) -> None:
     """Serve the web app with gunicorn (production)."""
     from heard.wsgi_server import run_gunicorn
 
     obj.require_secret = True
     settings = obj.settings  # fail here, once, before forking workers
-    run_gunicorn(settings, host=host, port=port, workers=workers)
+    run_gunicorn(
+        settings, host=host, port=port, workers=workers, threads=threads, access_log=access_log
+    )
 
 
 @main.command()

@@ -525,7 +525,12 @@ class OutboundMessage(TimestampMixin, Base):
 
 
 class MessageStatusEvent(Base):
-    """The history of an outbound message's status, one row per change."""
+    """The history of an outbound message's status, one row per change after queueing.
+
+    Queueing itself is the outbound row (`created_at`, status `queued`): the engine and a
+    launch write no event for it, which saved one insert per message (100,000 per
+    national launch). The first event is the first change: `sending`, `cancelled`, ...
+    """
 
     __tablename__ = "message_status_events"
 

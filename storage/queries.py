@@ -33,10 +33,35 @@ def participant_for_update(
 ) -> m.Participant | None:
     """The participant, row-locked on PostgreSQL so two racing replies take turns."""
     return session.scalar(
-        sa.select(m.Participant)
-        .where(m.Participant.organisation_id == organisation_id, m.Participant.phone == phone)
-        .with_for_update()
+        _PARTICIPANT_FOR_UPDATE, {"organisation_id": organisation_id, "phone": phone}
     )
+
+
+def sender_for_update(
+    session: so.Session, organisation_id: int, phone: str
+) -> tuple[m.Participant, m.Organisation] | None:
+    """The sender, row-locked, and their organisation, in one round trip: every inbound
+    message needs both. Only the participant is locked (`FOR UPDATE OF`); the
+    organisation is configuration, never written on this path."""
+    row = session.execute(
+        _SENDER_FOR_UPDATE, {"organisation_id": organisation_id, "phone": phone}
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+# Built once: constructing a statement costs more CPU than a loopback round trip, and the
+# hot path runs these on every message.
+_SENDER = (
+    m.Participant.organisation_id == sa.bindparam("organisation_id"),
+    m.Participant.phone == sa.bindparam("phone"),
+)
+_PARTICIPANT_FOR_UPDATE = sa.select(m.Participant).where(*_SENDER).with_for_update()
+_SENDER_FOR_UPDATE = (
+    sa.select(m.Participant, m.Organisation)
+    .join(m.Organisation, m.Organisation.id == m.Participant.organisation_id)
+    .where(*_SENDER)
+    .with_for_update(of=m.Participant)
+)
 
 
 def get_or_create_participant(
@@ -73,6 +98,21 @@ def insert_for(session: so.Session, model: type) -> Any:
     return sqlite.insert(model)
 
 
+def keep_first_answer(session: so.Session) -> Any:
+    """INSERT of an answer that keeps the first one given to a question in a session (a
+    provider's retry or a racing copy inserts nothing); execute it with the values."""
+    return _keep_first_answer(session.get_bind().dialect.name)
+
+
+@cache
+def _keep_first_answer(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # On the table, not the class: the ORM's bulk-insert machinery cost more CPU than the
+    # statement's round trip, and nothing here needs an ORM object back.
+    table = m.Answer.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["session_id", "question_key"])
+
+
 def record_inbound(session: so.Session, values: dict[str, Any]) -> int | None:
     """Store an inbound message; its id, or None when the provider already delivered it.
 
@@ -87,32 +127,32 @@ def record_inbound(session: so.Session, values: dict[str, Any]) -> int | None:
 def _record_inbound_statement(dialect: str) -> Any:
     # Built once per dialect: constructing the statement cost more CPU than running it.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = m.InboundMessage.__table__
     return (
-        insert(m.InboundMessage)
+        insert(table)
         .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
-        .returning(m.InboundMessage.id)
+        .returning(table.c.id)
     )
 
 
 def active_session(session: so.Session, participant_id: int) -> m.ConversationSession | None:
-    return session.scalar(
-        sa.select(m.ConversationSession).where(
-            m.ConversationSession.participant_id == participant_id,
-            m.ConversationSession.status == "active",
-        )
-    )
+    return session.scalar(_ACTIVE_SESSION, {"participant_id": participant_id})
 
 
-def next_queued_session(session: so.Session, participant_id: int) -> m.ConversationSession | None:
-    return session.scalar(
-        sa.select(m.ConversationSession)
-        .where(
-            m.ConversationSession.participant_id == participant_id,
-            m.ConversationSession.status == "queued",
-        )
-        .order_by(m.ConversationSession.created_at, m.ConversationSession.id)
-        .limit(1)
-    )
+def queued_sessions(session: so.Session, participant_id: int) -> list[m.ConversationSession]:
+    """Oldest first: the order in which they will be asked."""
+    return list(session.scalars(_QUEUED_SESSIONS, {"participant_id": participant_id}))
+
+
+_OF_PARTICIPANT = m.ConversationSession.participant_id == sa.bindparam("participant_id")
+_ACTIVE_SESSION = sa.select(m.ConversationSession).where(
+    _OF_PARTICIPANT, m.ConversationSession.status == "active"
+)
+_QUEUED_SESSIONS = (
+    sa.select(m.ConversationSession)
+    .where(_OF_PARTICIPANT, m.ConversationSession.status == "queued")
+    .order_by(m.ConversationSession.created_at, m.ConversationSession.id)
+)
 
 
 def cancel_sessions(session: so.Session, participant_id: int, now: datetime) -> int:
@@ -174,23 +214,22 @@ def record_status(
 
 
 def add_outbound(session: so.Session, rows: Iterable[m.OutboundMessage]) -> list[m.OutboundMessage]:
-    """Queue outbox rows, each with its "created" status event.
+    """Queue outbox rows (flushed, so they have ids).
 
-    The events go in one executemany rather than one INSERT (and round trip) each.
+    A row's creation is its own history's first entry (`created_at`, status `queued`):
+    status events record what happens to it afterwards, so queueing writes none.
     """
     rows = list(rows)
     session.add_all(rows)
     session.flush()
-    if not rows:
-        return rows
-    session.execute(
-        sa.insert(m.MessageStatusEvent),
-        [
-            {"outbound_message_id": row.id, "status": row.status, "detail": "created"}
-            for row in rows
-        ],
-    )
     return rows
+
+
+def queue_outbound(session: so.Session, values: list[dict[str, Any]]) -> None:
+    """Queue outbox rows given as column values: one executemany and no ORM objects, for
+    the engine's replies, which nothing reads back in the same transaction."""
+    if values:
+        session.execute(sa.insert(m.OutboundMessage.__table__), values)
 
 
 def audit(

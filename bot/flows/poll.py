@@ -127,19 +127,18 @@ class PollFlow:
         # One statement: the unique (session, question) keeps the first answer, as a
         # SELECT-then-INSERT did in two round trips.
         turn.db.execute(
-            queries.insert_for(turn.db, m.Answer)
-            .values(
-                session_id=session.id,
-                participant_id=turn.participant.id,
-                poll_version_id=session.poll_version_id,
-                question_key=question.key,
-                value=value,
-                status=status,
-                raw_text=raw_text[:2000],
-                language=turn.language,
-                created_at=turn.now,
-            )
-            .on_conflict_do_nothing(index_elements=["session_id", "question_key"])
+            queries.keep_first_answer(turn.db),
+            {
+                "session_id": session.id,
+                "participant_id": turn.participant.id,
+                "poll_version_id": session.poll_version_id,
+                "question_key": question.key,
+                "value": value,
+                "status": status,
+                "raw_text": raw_text[:2000],
+                "language": turn.language,
+                "created_at": turn.now,
+            },
         )
         state = dict(session.state)
         if status == "answered":

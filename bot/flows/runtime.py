@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from bot.consent import has_current_consent
@@ -148,7 +147,7 @@ def resume_next(turn: Turn, *, known_idle: bool = False) -> m.ConversationSessio
     consented = has_current_consent(participant, turn.organisation)
     queued = [
         session
-        for session in queued_sessions(turn.db, participant.id)
+        for session in queries.queued_sessions(turn.db, participant.id)
         if consented or session.flow in CONSENT_FREE_FLOWS
     ]
     if not queued:
@@ -170,17 +169,3 @@ def repeat_current(turn: Turn) -> bool:
         return False
     flow_named(session.flow).start(turn, session)
     return True
-
-
-def queued_sessions(db: so.Session, participant_id: int) -> list[m.ConversationSession]:
-    # Belongs in storage/queries.py (owned by another engineer): moved there at merge.
-    return list(
-        db.scalars(
-            sa.select(m.ConversationSession)
-            .where(
-                m.ConversationSession.participant_id == participant_id,
-                m.ConversationSession.status == "queued",
-            )
-            .order_by(m.ConversationSession.created_at, m.ConversationSession.id)
-        )
-    )

@@ -57,7 +57,9 @@ def test_launch_creates_sessions_and_first_questions(db, organisation, people, c
     assert (message.encoding, message.segments) == ("GSM-7", 1)
     assert message.session_id in {s.id for s in sessions}
     assert launch.status == "running" and version.launched_at is not None
-    assert count(db, m.MessageStatusEvent) == 3
+    # A queued row's creation is its own history's first entry: no status event yet.
+    assert count(db, m.MessageStatusEvent) == 0
+    assert {(r.status, r.created_at) for r in messages} == {("queued", clock.now())}
 
 
 def test_launching_twice_sends_nothing_twice(db, organisation, people, clock):
@@ -266,3 +268,51 @@ def test_launch_of_another_organisations_poll_is_refused(db, organisation):
         session.flush()
         with pytest.raises(LookupError):
             outreach.create_launch(session, other.id, theirs, {})
+
+
+def test_ranges_mixing_busy_reached_and_new_people(db, organisation, people, clock):
+    """Small ranges, each with someone busy, someone already reached and someone new:
+    every person gets one session of the launch and at most one first question."""
+    first_wave = people(6)
+    busy = first_wave[1::3]
+    with db.session() as session:
+        for person in busy:
+            session.add(m.ConversationSession(participant_id=person, flow="consent"))
+    launch_id = make_launch(db, organisation, {})
+    with db.session() as session:
+        report = outreach.launch(session, launch_id, clock.now(), chunk_size=2)
+    assert (report.audience, report.started, report.queued, report.already) == (6, 4, 2, 0)
+    second_wave = people(3)
+    with db.session() as session:
+        report = outreach.launch(session, launch_id, clock.now(), chunk_size=4)
+    assert (report.audience, report.started, report.queued, report.already) == (9, 3, 0, 6)
+    with db.session() as session:
+        sessions = session.execute(
+            sa.select(m.ConversationSession.participant_id, m.ConversationSession.status).where(
+                m.ConversationSession.launch_id == launch_id
+            )
+        ).all()
+        recipients = session.scalars(sa.select(m.OutboundMessage.participant_id)).all()
+    assert sorted(p for p, _ in sessions) == sorted(first_wave + second_wave)
+    assert {p for p, status in sessions if status == "queued"} == set(busy)
+    assert sorted(recipients) == sorted(set(first_wave + second_wave) - set(busy))
+
+
+def test_each_person_gets_their_language_and_time_zone(db, organisation, people, clock):
+    """Several languages and time zones in one range: each row gets its own text and
+    quiet-hours send time (chosen in SQL, rendered once per language / zone)."""
+    clock.set(datetime(2026, 1, 5, 19, 30))  # 22:30 in Nairobi, 20:30 in Lagos
+    swahili = people(2, language="sw", timezone="Africa/Nairobi")
+    english = people(2, language="en", timezone="Africa/Lagos")
+    with db.session() as session:
+        org = session.get(m.Organisation, organisation.id)
+        org.quiet_start, org.quiet_end = time(21, 0), time(7, 0)
+    run_launch(db, make_launch(db, organisation, {}), clock.now())
+    with db.session() as session:
+        rows = {r.participant_id: r for r in session.scalars(sa.select(m.OutboundMessage)).all()}
+    for person in swahili:
+        assert rows[person].text.startswith("Je, kisima kinafanya kazi?")
+        assert rows[person].next_attempt_at == datetime(2026, 1, 6, 4, 0)  # 07:00 EAT
+    for person in english:
+        assert rows[person].language == "en" and not rows[person].text.startswith("Je,")
+        assert rows[person].next_attempt_at == clock.now()  # 20:30 WAT: not quiet yet

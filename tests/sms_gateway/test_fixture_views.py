@@ -59,6 +59,7 @@ def seed_sent(db, organisation, provider: str, provider_id: str) -> int:
                 )
             ],
         )
+        queries.record_status(session, row, "sent")  # as the worker records a send
         return row.id
 
 

@@ -240,6 +240,7 @@ def sent_row(db, organisation, provider: str, sid: str, *, participant_id=None) 
                 )
             ],
         )
+        queries.record_status(session, row, "sent")  # as the worker records a send
         return row.id
 
 
