@@ -18,8 +18,8 @@ from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
 
 from bot.messages import Channel, InboundMessage
+from bot.phone import InvalidNumber, normalise_number
 from sms_gateway.base import OutboundMessage, SendResult, StatusUpdate, WebhookRejected
-from sms_gateway.phone import InvalidNumber, normalise_number
 
 NAME = "africastalking"
 MAX_INBOUND_CHARS = 10_000
@@ -27,8 +27,12 @@ MAX_INBOUND_CHARS = 10_000
 # One bulk request carries many recipients, and it is the unit of doubt: Africa's Talking
 # has no API to ask which messages it accepted, so when a request times out or the worker
 # dies during it, every recipient in it ends `unknown` (never re-sent blindly). 100 bounds
-# that to 100 people per crash while keeping the per-request overhead small; a provider
-# built with `max_recipients_per_call` (AT itself takes up to 1,000) changes it.
+# that to 100 people per crash while keeping the per-request overhead small (measured in
+# docs/benchmarks.md, "Outbox drain": 500 per request was within the noise of 100 once a
+# request's database work became two statements and one commit). Africa's Talking's API
+# reference gives `to` as "a comma separated string of recipients' phone numbers" and
+# documents no maximum; third-party wrappers cite 100 or 1,000.
+# `Providers(at_recipients_per_call=)` / `max_recipients_per_call` change it.
 MAX_RECIPIENTS_PER_CALL = 100
 
 # The SDK's own validate_phone: a single number failing it makes SMS.send raise ValueError

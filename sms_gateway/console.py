@@ -12,8 +12,8 @@ from flask import Blueprint, current_app, jsonify, request
 
 from bot.engine import Engine
 from bot.messages import Channel, InboundMessage
+from bot.phone import InvalidNumber, normalise_number
 from sms_gateway.base import WebhookRejected
-from sms_gateway.phone import InvalidNumber, normalise_number
 
 MAX_TEXT = 2000
 

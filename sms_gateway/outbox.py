@@ -1,17 +1,25 @@
 """The outbox sender: claim due rows, re-check them, send through the providers, retry.
 
 A message's life: `queued` → `sending` (committed with attempts+1 BEFORE the API call) →
-`sent` with the provider's id (committed right after) → `delivered`/`undelivered`/`failed`
-by delivery report. A crash between the two commits leaves the row `sending`; `recover()`
-settles it by asking the provider, and never re-sends blindly (a duplicate poll question
-confuses people and costs money). Every status change goes through
-`queries.record_status`, so each row keeps its history.
+`sent` with the provider's id (committed right after, together with the next call's
+`sending` mark) → `delivered`/`undelivered`/`failed` by delivery report. A crash between
+the two commits leaves the row `sending`; `recover()` settles it by asking the provider,
+and never re-sends blindly (a duplicate poll question confuses people and costs money).
+Every status change is kept in the row's history (message_status_events): through
+`queries.record_status`, or set-based with the same event rows (see below).
 
 A drain claims a batch but marks `sending` one provider call at a time (one message for
 Twilio, one bulk request for Africa's Talking), so a worker killed mid-batch leaves one
 call's rows in doubt, not the batch. The rest of the batch stays `queued` behind a short
 lease (`next_attempt_at` pushed CLAIM_LEASE ahead) that keeps other workers off it; if
 the worker dies they come due again when the lease ends, never having reached a provider.
+
+The drain's database work is set-based where the rows share an outcome: the claim reads
+plain rows and leases them with one UPDATE, a call's mark and its `sending` events are one
+statement on PostgreSQL, and so are the accepted rows of a call and their `sent` events;
+failures and retries, rare, go row by row through queries.record_status. A drain holds one
+pooled connection throughout, so its commits (the claim, then one per call) skip the
+pool's checkout ping.
 
 What is checked when a message leaves, not when it was queued: an opt-out or erasure since
 (cancelled), consent for anything that is not a direct reply (cancelled), and quiet hours
@@ -22,7 +30,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -30,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from bot import consent
 from bot.clock import Clock
@@ -224,6 +234,19 @@ class _Job:
     lease: datetime  # next_attempt_at as claimed: the mark proves nobody took the row since
 
 
+@dataclass(frozen=True)
+class _Done:
+    """A provider call made: its results, which timed out, and what Twilio holds for those."""
+
+    results: list[SendResult]
+    uncertain: set[int]
+    found: dict[int, list[str]]
+
+
+# What the claim reads of an outbox row: a Core row with these columns, or the ORM object.
+_RowLike = sa.Row | m.OutboundMessage
+
+
 @dataclass
 class _Tally:
     counts: dict[str, int] = field(default_factory=dict)
@@ -258,36 +281,85 @@ class Outbox:
         self.providers = providers or Providers(settings)
         self._buckets: dict[tuple[str, int | None], TokenBucket] = {}
         self._credential_cache: dict[tuple, Credentials | ChannelNotConfigured] = {}
+        self._connection: sa.Connection | None = None
 
     # -- draining ---------------------------------------------------------------------
 
     def drain_once(self, batch_size: int = 100) -> DrainReport:
+        """Claim up to `batch_size` due rows and send them, one provider call at a time.
+
+        Each call's rows are marked `sending` in a commit before the call; the results of
+        a call are recorded in the same commit as the mark of the next one, so a batch
+        costs one commit per call plus the claim. The two touch disjoint rows; a crash
+        (or a database error) before that commit leaves the call already made in doubt
+        and the next one unmade, as when they were separate commits.
+        """
         tally = _Tally()
-        jobs = self._claim(batch_size, tally)
-        for call in self._calls(jobs):
-            marked = self._mark_sending(call)
-            if marked:
-                self._record(marked, self._send_group(marked), tally)
+        with self._pinned():
+            jobs = self._claim(batch_size, tally)
+            done: _Done | None = None  # a call made, its results not yet recorded
+            for call in self._calls(jobs):
+                with self._transaction() as session:
+                    now = self.clock.now()
+                    if done is not None:
+                        self._record(session, done, now, tally)
+                        done = None
+                    marked = self._mark_sending(session, call, now)
+                if marked:
+                    done = self._send(marked)
+            if done is not None:
+                with self._transaction() as session:
+                    self._record(session, done, self.clock.now(), tally)
         return tally.report()
 
+    @contextmanager
+    def _pinned(self) -> Iterator[None]:
+        """Hold one pooled connection for a whole drain: its units of work (claim, then
+        one per call) skip the pool's checkout ping, a round trip each."""
+        with self.db.engine.connect() as connection:
+            self._connection = connection
+            try:
+                yield
+            finally:
+                self._connection = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[so.Session]:
+        """A unit of work, committed on success: Database.session, on the pinned
+        connection when there is one (its own transaction, really committed)."""
+        if self._connection is None:
+            with self.db.session() as session:
+                yield session
+            return
+        session = self.db.sessions(bind=self._connection)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
     def _claim(self, batch_size: int, tally: _Tally) -> list[_Job]:
+        """Lock due rows, check each (send_verdict), lease the ones to send.
+
+        Read as plain rows, not ORM objects, and written back set-wise (one UPDATE per
+        distinct next_attempt_at, usually one: the lease); the rare rows that change
+        status (cancelled, console, no channel) go through queries.record_status.
+        """
         jobs: list[_Job] = []
         self._credential_cache = {}  # channels may change in the panel between claims
-        with self.db.session() as session:
+        with self._transaction() as session:
             now = self.clock.now()
-            rows = queries.claim_due_outbound(
-                session,
-                now,
-                batch_size,
-                skip_locked=not self.db.is_sqlite,
-                exclude_providers=NOT_SENT_BY_WORKER,
-            )
+            rows = _claim_due(session, now, batch_size, skip_locked=not self.db.is_sqlite)
             tally.add("claimed", len(rows))
             if not rows:
                 return jobs
-            participants = _by_id(session, m.Participant, {r.participant_id for r in rows})
+            participants = _participants(session, {r.participant_id for r in rows})
             organisations = _by_id(session, m.Organisation, {r.organisation_id for r in rows})
             default = queries.default_organisation(session)
+            moves: dict[datetime, list[int]] = {}
             for row in rows:
                 job = self._prepare(
                     session,
@@ -297,56 +369,74 @@ class Outbox:
                     default.id if default else None,
                     now,
                     tally,
+                    moves,
                 )
                 if job is not None:
                     jobs.append(job)
+            for when, ids in moves.items():
+                session.execute(
+                    sa.update(_OUTBOX)
+                    .where(_id_in(session, _OUTBOX.c.id, ids))
+                    .values(next_attempt_at=when)
+                )
         return jobs
 
     def _prepare(
         self,
         session: so.Session,
-        row: m.OutboundMessage,
-        participant: m.Participant | None,
+        row: sa.Row,
+        participant: sa.Row | None,
         organisation: m.Organisation,
         default_organisation_id: int | None,
         now: datetime,
         tally: _Tally,
+        moves: dict[datetime, list[int]],
     ) -> _Job | None:
-        verdict, detail = send_verdict(row, participant, organisation, now)
+        """What to do with one claimed row; a new next_attempt_at goes in `moves`."""
+        verdict, detail = send_verdict(row, participant, organisation, now)  # type: ignore[arg-type]
         if verdict == "cancel":
-            queries.record_status(session, row, "cancelled", detail=str(detail), now=now)
+            queries.record_status(
+                session, _orm(session, row), "cancelled", detail=str(detail), now=now
+            )
             tally.add("cancelled")
             return None
         if verdict == "defer":
             assert isinstance(detail, datetime)
-            row.next_attempt_at = detail
+            moves.setdefault(detail, []).append(row.id)
             tally.add("deferred")
             return None
         if row.provider == CONSOLE:
             # The simulator's "network": the participant already read it on the screen.
-            row.attempts += 1
-            row.sent_at = now
-            queries.record_status(session, row, "delivered", detail="console", now=now)
+            orm_row = _orm(session, row)
+            orm_row.attempts += 1
+            orm_row.sent_at = now
+            queries.record_status(session, orm_row, "delivered", detail="console", now=now)
             tally.add("delivered")
             return None
         try:
             credentials = self._credentials(session, row, default_organisation_id)
         except ChannelNotConfigured as error:
             queries.record_status(
-                session, row, "failed", error_code="no_channel", detail=str(error), now=now
+                session,
+                _orm(session, row),
+                "failed",
+                error_code="no_channel",
+                detail=str(error),
+                now=now,
             )
             tally.add("failed")
             return None
         bucket = self._bucket(credentials, now)
         if not bucket.take(now):
-            row.next_attempt_at = now + bucket.wait(now)
+            moves.setdefault(now + bucket.wait(now), []).append(row.id)
             tally.add("throttled")
             return None
-        row.next_attempt_at = lease = now + CLAIM_LEASE
+        lease = now + CLAIM_LEASE
+        moves.setdefault(lease, []).append(row.id)
         return _Job(row.id, credentials, self._message(row, credentials), lease)
 
     def _credentials(
-        self, session: so.Session, row: m.OutboundMessage, default_organisation_id: int | None
+        self, session: so.Session, row: _RowLike, default_organisation_id: int | None
     ) -> Credentials:
         """Memoised per claim: a batch of thousands shares a handful of channels."""
         key = (row.channel_id, row.organisation_id, row.provider, row.channel)
@@ -365,7 +455,7 @@ class Outbox:
         return found
 
     def _find_credentials(
-        self, session: so.Session, row: m.OutboundMessage, default_organisation_id: int | None
+        self, session: so.Session, row: _RowLike, default_organisation_id: int | None
     ) -> Credentials:
         if row.channel_id is not None:
             channel = session.get(m.Channel, row.channel_id)
@@ -396,7 +486,7 @@ class Outbox:
             bucket = self._buckets[key] = TokenBucket(rate, now)
         return bucket
 
-    def _message(self, row: m.OutboundMessage, credentials: Credentials) -> OutboundMessage:
+    def _message(self, row: _RowLike, credentials: Credentials) -> OutboundMessage:
         callback = None
         if row.provider == twilio.NAME and self.settings.public_url:
             callback = twilio.signed_url(self.settings.public_url, "/sms/twilio/status", "")
@@ -428,53 +518,63 @@ class Outbox:
                 calls.append([by_id[message.id] for message in unit])
         return calls
 
-    def _mark_sending(self, call: list[_Job]) -> list[_Job]:
-        """Mark one call's rows `sending` with attempts+1, committed before the call.
+    def _mark_sending(self, session: so.Session, call: list[_Job], now: datetime) -> list[_Job]:
+        """Mark one call's rows `sending` with attempts+1, to be committed before the call.
 
         Compare-and-set on the lease: a row that is no longer `queued` with our lease was
         cancelled since the claim (an opt-out, an erasure) or, after the lease ran out,
-        claimed by another worker; it is left alone. One UPDATE ... RETURNING and one
-        multi-row INSERT of status events per call, as this runs once per Twilio message.
+        claimed by another worker; it is left alone. On PostgreSQL the UPDATE and the
+        status events are one statement; elsewhere an UPDATE ... RETURNING and one
+        multi-row INSERT.
         """
-        table = m.OutboundMessage.__table__
         marked: set[tuple[int, int]] = set()
-        with self.db.session() as session:
-            now = self.clock.now()
-            for lease in {job.lease for job in call}:
-                ids = [job.row_id for job in call if job.lease == lease]
-                marked.update(
+        for lease in {job.lease for job in call}:
+            ids = [job.row_id for job in call if job.lease == lease]
+            if _is_postgres(session):
+                found = session.execute(_MARK_PG, {"ids": ids, "lease": lease, "now": now}).all()
+            else:
+                found = session.execute(
+                    sa.update(_OUTBOX)
+                    .where(
+                        _OUTBOX.c.id.in_(ids),
+                        _OUTBOX.c.status == "queued",
+                        _OUTBOX.c.next_attempt_at == lease,
+                    )
+                    # updated_at on our clock: recovery measures time in doubt on it
+                    .values(
+                        status="sending",
+                        attempts=_OUTBOX.c.attempts + 1,
+                        next_attempt_at=now,
+                        updated_at=now,
+                    )
+                    .returning(_OUTBOX.c.id, _OUTBOX.c.attempts)
+                ).all()
+                if found:
                     session.execute(
-                        sa.update(table)
-                        .where(
-                            table.c.id.in_(ids),
-                            table.c.status == "queued",
-                            table.c.next_attempt_at == lease,
-                        )
-                        # updated_at on our clock: recovery measures time in doubt on it
-                        .values(
-                            status="sending",
-                            attempts=table.c.attempts + 1,
-                            next_attempt_at=now,
-                            updated_at=now,
-                        )
-                        .returning(table.c.id, table.c.attempts)
-                    ).all()
-                )
-            if marked:
-                session.execute(
-                    sa.insert(m.MessageStatusEvent),
-                    [
-                        {
-                            "outbound_message_id": row_id,
-                            "status": "sending",
-                            "detail": f"attempt {attempts}",
-                            "created_at": now,
-                        }
-                        for row_id, attempts in marked
-                    ],
-                )
+                        sa.insert(_EVENTS),
+                        [
+                            {
+                                "outbound_message_id": row_id,
+                                "status": "sending",
+                                "error_code": None,
+                                "detail": f"attempt {attempts}",
+                                "created_at": now,
+                            }
+                            for row_id, attempts in found
+                        ],
+                    )
+            marked.update((row_id, attempts) for row_id, attempts in found)
         ids = {row_id for row_id, _ in marked}
         return [job for job in call if job.row_id in ids]
+
+    def _send(self, jobs: list[_Job]) -> _Done:
+        """Make the call, and ask Twilio about any send that timed out: outside any
+        transaction, as both are network calls."""
+        results = self._send_group(jobs)
+        uncertain = {r.message_id for r in results if r.error_code in UNCERTAIN_ERRORS}
+        by_job = {job.row_id: job for job in jobs}
+        found = self._lookup([by_job[i] for i in uncertain]) if uncertain else {}
+        return _Done(results, uncertain, found)
 
     def _send_group(self, group: list[_Job]) -> list[SendResult]:
         messages = [job.message for job in group]
@@ -488,40 +588,45 @@ class Outbox:
             log.exception("provider %s raised while sending", group[0].credentials.provider)
             return [_failed(message.id, "exception", repr(error), False) for message in messages]
 
-    def _record(self, jobs: list[_Job], results: list[SendResult], tally: _Tally) -> None:
-        by_job = {job.row_id: job for job in jobs}
-        uncertain = {r.message_id for r in results if r.error_code in UNCERTAIN_ERRORS}
-        found = self._lookup([by_job[i] for i in uncertain]) if uncertain else {}
-        with self.db.session() as session:
-            now = self.clock.now()
-            rows = _by_id(session, m.OutboundMessage, {r.message_id for r in results})
-            taken: set[str] = set()
-            for result in results:
-                row = rows[result.message_id]
-                if result.message_id not in uncertain:
-                    self._apply(session, row, result, now, tally)
-                    continue
-                sid = _pick(session, row, found.get(row.id) or [], taken)
-                if sid is not None:
-                    _reconciled(session, row, sid, now)
-                    tally.add("sent")
-                elif row.provider == twilio.NAME:
-                    # Not in Twilio's list (yet) proves nothing right after a timeout: the
-                    # list may lag behind an accepted send. Left `sending` for recover(),
-                    # which asks again once the row is older than RECOVERY_GUARD.
-                    row.updated_at = now
-                    queries.add_status_event(
-                        session,
-                        row,
-                        "sending",
-                        error_code=result.error_code,
-                        detail="timed out; settled by recovery",
-                        now=now,
-                    )
-                    tally.add("unknown")
-                else:
-                    _in_doubt(session, row, now)
-                    tally.add("unknown")
+    def _record(self, session: so.Session, done: _Done, now: datetime, tally: _Tally) -> None:
+        """Write one call's results. The common case, accepted, is set-based: one
+        statement for the rows and their `sent` events on PostgreSQL; the rest (failures,
+        retries, timeouts) row by row through queries.record_status."""
+        sent = [r for r in done.results if r.ok and r.message_id not in done.uncertain]
+        if sent:
+            _record_sent(session, [(r.message_id, r.provider_id) for r in sent], now)
+            tally.add("sent", len(sent))
+        rest = [r for r in done.results if not r.ok or r.message_id in done.uncertain]
+        if not rest:
+            return
+        rows = _by_id(session, m.OutboundMessage, {r.message_id for r in rest})
+        taken: set[str] = set()
+        for result in rest:
+            row = rows[result.message_id]
+            if result.message_id not in done.uncertain:
+                self._apply(session, row, result, now, tally)
+                continue
+            sid = _pick(session, row, done.found.get(row.id) or [], taken)
+            if sid is not None:
+                _reconciled(session, row, sid, now)
+                tally.add("sent")
+            elif row.provider == twilio.NAME:
+                # Not in Twilio's list (yet) proves nothing right after a timeout: the
+                # list may lag behind an accepted send. Left `sending` for recover(),
+                # which asks again once the row is older than RECOVERY_GUARD.
+                row.updated_at = now
+                queries.add_status_event(
+                    session,
+                    row,
+                    "sending",
+                    error_code=result.error_code,
+                    detail="timed out; settled by recovery",
+                    now=now,
+                )
+                tally.add("unknown")
+            else:
+                _in_doubt(session, row, now)
+                tally.add("unknown")
 
     def _apply(
         self,
@@ -715,4 +820,154 @@ def _failed(message_id: int, code: str, error: str, permanent: bool) -> SendResu
         error=error[:MAX_DETAIL],
         error_code=code,
         permanent=permanent,
+    )
+
+
+# --- set-based statements -------------------------------------------------------------------
+
+_OUTBOX = m.OutboundMessage.__table__
+_EVENTS = m.MessageStatusEvent.__table__
+_PARTICIPANTS = m.Participant.__table__
+
+# The columns of an outbox row that checking and sending it read.
+_CLAIM_COLUMNS = [
+    _OUTBOX.c[name]
+    for name in (
+        "id",
+        "organisation_id",
+        "participant_id",
+        "channel_id",
+        "channel",
+        "provider",
+        "to",
+        "text",
+        "is_reply",
+        "created_at",
+        "link_id",
+    )
+]
+# ... and of its participant (send_verdict, consent.has_current_consent).
+_PARTICIPANT_COLUMNS = [
+    _PARTICIPANTS.c[name]
+    for name in ("id", "status", "opted_out_at", "consent_version", "timezone")
+]
+
+# Mark and history in one round trip: a data-modifying CTE (PostgreSQL only).
+_MARK_PG = sa.text(
+    """
+    WITH marked AS (
+        UPDATE outbound_messages
+        SET status = 'sending', attempts = attempts + 1,
+            next_attempt_at = :now, updated_at = :now
+        WHERE id = ANY(CAST(:ids AS BIGINT[]))
+          AND status = 'queued' AND next_attempt_at = :lease
+        RETURNING id, attempts
+    ), history AS (
+        INSERT INTO message_status_events (outbound_message_id, status, detail, created_at)
+        SELECT id, 'sending', 'attempt ' || attempts, :now FROM marked
+    )
+    SELECT id, attempts FROM marked
+    """
+)
+
+_SENT_PG = sa.text(
+    """
+    WITH accepted AS (
+        SELECT * FROM unnest(CAST(:ids AS BIGINT[]), CAST(:provider_ids AS TEXT[]))
+            AS a(id, provider_id)
+    ), updated AS (
+        UPDATE outbound_messages AS o
+        SET status = 'sent', provider_message_id = a.provider_id,
+            sent_at = :now, updated_at = :now
+        FROM accepted AS a
+        WHERE o.id = a.id
+        RETURNING o.id
+    )
+    INSERT INTO message_status_events (outbound_message_id, status, created_at)
+    SELECT id, 'sent', :now FROM updated
+    """
+)
+
+
+def _is_postgres(session: so.Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _id_in(session: so.Session, column: sa.ColumnElement, ids: list[int]) -> sa.ColumnElement:
+    """`column = ANY(:ids)` on PostgreSQL (one array parameter, one cached statement
+    whatever the count); an expanding IN elsewhere."""
+    if _is_postgres(session):
+        return column == sa.any_(sa.cast(sa.bindparam(None, ids), ARRAY(sa.BigInteger)))
+    return column.in_(ids)
+
+
+def _claim_due(session: so.Session, now: datetime, limit: int, *, skip_locked: bool) -> list:
+    """Due outbox rows as plain rows, locked for this transaction (SKIP LOCKED on
+    PostgreSQL, so workers claim disjoint rows, oldest due first), without building ORM
+    objects for rows that are mostly written back set-wise."""
+    query = (
+        sa.select(*_CLAIM_COLUMNS)
+        .where(
+            _OUTBOX.c.status == "queued",
+            _OUTBOX.c.next_attempt_at <= now,
+            _OUTBOX.c.provider.not_in(NOT_SENT_BY_WORKER),
+        )
+        .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return list(session.execute(query))
+
+
+def _participants(session: so.Session, ids: set[int | None]) -> dict[int, sa.Row]:
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    query = sa.select(*_PARTICIPANT_COLUMNS).where(_id_in(session, _PARTICIPANTS.c.id, wanted))
+    return {row.id: row for row in session.execute(query)}
+
+
+def _orm(session: so.Session, row: sa.Row) -> m.OutboundMessage:
+    """The ORM object of a claimed row, for the rare paths that change its status."""
+    found = session.get(m.OutboundMessage, row.id)
+    assert found is not None  # locked by the claim
+    return found
+
+
+def _record_sent(session: so.Session, accepted: list[tuple[int, str | None]], now: datetime):
+    """Rows the provider accepted: `sent` with its id, and the `sent` event of each."""
+    if _is_postgres(session):
+        session.execute(
+            _SENT_PG,
+            {
+                "ids": [row_id for row_id, _ in accepted],
+                "provider_ids": [provider_id for _, provider_id in accepted],
+                "now": now,
+            },
+        )
+        return
+    session.execute(
+        sa.update(_OUTBOX)
+        .where(_OUTBOX.c.id == sa.bindparam("row_id"))
+        .values(
+            status="sent",
+            provider_message_id=sa.bindparam("provider_id"),
+            sent_at=now,
+            updated_at=now,
+        ),
+        [{"row_id": row_id, "provider_id": provider_id} for row_id, provider_id in accepted],
+    )
+    session.execute(
+        sa.insert(_EVENTS),
+        [
+            {
+                "outbound_message_id": row_id,
+                "status": "sent",
+                "error_code": None,
+                "detail": None,
+                "created_at": now,
+            }
+            for row_id, _ in accepted
+        ],
     )

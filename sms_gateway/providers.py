@@ -81,8 +81,16 @@ def channel_credentials(settings: Settings, channel: m.Channel) -> Credentials:
 class Providers:
     """Builds and caches one provider object per (provider, channel)."""
 
-    def __init__(self, settings: Settings):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        at_recipients_per_call: int = africastalking.MAX_RECIPIENTS_PER_CALL,
+    ):
         self.settings = settings
+        # Africa's Talking recipients per bulk request: also how many people one crash
+        # leaves `unknown` at most (sms_gateway/africastalking.py).
+        self.at_recipients_per_call = at_recipients_per_call
         self._built: dict[tuple[str, int | None], Provider] = {}
 
     def get(self, credentials: Credentials) -> Provider:
@@ -107,5 +115,6 @@ class Providers:
                 credentials.secret,
                 credentials.sender,
                 api_base=self.settings.at_api_base,
+                max_recipients_per_call=self.at_recipients_per_call,
             )
         raise ChannelNotConfigured(f"unknown provider {credentials.provider!r}")

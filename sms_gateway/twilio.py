@@ -20,8 +20,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.messages import Channel, InboundMessage
+from bot.phone import InvalidNumber, normalise_number
 from sms_gateway.base import OutboundMessage, SendResult, StatusUpdate, WebhookRejected
-from sms_gateway.phone import InvalidNumber, normalise_number
 
 NAME = "twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"

@@ -17,12 +17,12 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from bot.phone import InvalidNumber, normalise_number
 from bot.ussd import Screen
 from bot.ussd import text as ussd_text
 from bot.ussd_menu import UssdHop, UssdMenu
 from sms_gateway.africastalking import verify_token
 from sms_gateway.base import WebhookRejected
-from sms_gateway.phone import InvalidNumber, normalise_number
 
 log = logging.getLogger(__name__)
 

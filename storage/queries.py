@@ -297,33 +297,6 @@ def outbound_by_provider_id(
     )
 
 
-def claim_due_outbound(
-    session: so.Session,
-    now: datetime,
-    limit: int,
-    *,
-    skip_locked: bool,
-    exclude_providers: Iterable[str] = (),
-) -> list[m.OutboundMessage]:
-    """Due outbox rows, locked for this transaction.
-
-    On PostgreSQL `SKIP LOCKED` lets many workers claim disjoint rows without waiting on
-    each other; SQLite takes its write lock at BEGIN, so one claimer runs at a time there.
-    """
-    query = (
-        sa.select(m.OutboundMessage)
-        .where(m.OutboundMessage.status == "queued", m.OutboundMessage.next_attempt_at <= now)
-        .order_by(m.OutboundMessage.next_attempt_at, m.OutboundMessage.id)
-        .limit(limit)
-    )
-    excluded = list(exclude_providers)
-    if excluded:
-        query = query.where(m.OutboundMessage.provider.not_in(excluded))
-    if skip_locked:
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
-
-
 def stale_sending_outbound(
     session: so.Session, updated_before: datetime, limit: int, *, skip_locked: bool
 ) -> list[m.OutboundMessage]:

@@ -87,6 +87,7 @@ def row(db, row_id) -> m.OutboundMessage:
 
 
 def history(db, row_id) -> list[str]:
+    """The row's status events; queueing writes none (queries.add_outbound)."""
     with db.session() as session:
         return list(
             session.scalars(
@@ -116,7 +117,7 @@ def test_twilio_send_marks_sending_then_sent(outbox, db, organisation, fake_twil
     sent_row = row(db, message)
     assert sent_row.status == "sent" and sent_row.provider_message_id == sent["sid"]
     assert sent_row.attempts == 1
-    assert history(db, message) == ["queued", "sending", "sent"]
+    assert history(db, message) == ["sending", "sent"]
     request = fake_twilio.requests[0]
     assert request.first("From") == FROM and request.first("Body") == QUESTION
     assert request.first("StatusCallback") == "https://heard.example.org/sms/twilio/status"
@@ -141,6 +142,63 @@ def test_at_identical_texts_go_in_one_bulk_call(outbox, db, organisation, fake_a
         assert row(db, message_id).provider_message_id == by_number[number]
 
 
+def test_one_bulk_call_with_mixed_results_records_each_row(
+    outbox, db, organisation, fake_at, clock
+) -> None:
+    # Accepted rows are written set-wise, the others row by row: in one call, both.
+    numbers = [f"+2547010{i:05d}" for i in range(6)]
+    people = [person(db, organisation, n, provider="africastalking") for n in numbers]
+    ids = [queue(db, organisation, p, provider="africastalking") for p in people]
+    fake_at.fail_numbers[numbers[1]] = 406  # blacklisted: failed, opted out
+    fake_at.fail_numbers[numbers[2]] = 405  # insufficient balance: retried later
+    fake_at.fail_numbers[numbers[3]] = 403  # invalid number: failed for good
+
+    report = outbox.drain_once()
+
+    assert len(fake_at.send_requests) == 1
+    assert (report.sent, report.failed, report.retried) == (3, 2, 1)
+    assert statuses(db, ids) == ["sent", "failed", "queued", "failed", "sent", "sent"]
+    by_number = {m["number"]: m["messageId"] for m in fake_at.messages}
+    for i in (0, 4, 5):
+        sent = row(db, ids[i])
+        assert sent.provider_message_id == by_number[numbers[i]]
+        assert sent.sent_at == clock.now() and sent.attempts == 1
+        assert history(db, ids[i])[-2:] == ["sending", "sent"]
+    assert history(db, ids[1])[-2:] == ["sending", "failed"]
+    assert participant_status(db, people[1]) == "opted_out"
+    assert history(db, ids[2])[-2:] == ["sending", "queued"]
+    assert row(db, ids[2]).next_attempt_at > clock.now()
+    assert row(db, ids[3]).error_code == "403"
+
+
+def test_a_drain_holds_one_connection_and_commits_once_per_call(
+    db, settings, clock, organisation, fake_at
+) -> None:
+    # 250 rows, 3 bulk requests: the claim, then one commit per call (its mark, with
+    # the previous call's results), then the last call's results.
+    for i in range(250):
+        queue(db, organisation, person(db, organisation, f"+2547440{i:05d}",
+              provider="africastalking"), provider="africastalking")  # fmt: skip
+    outbox = Outbox(db, settings, clock, rates={"africastalking": 1000.0})
+    checkouts, commits = [], []
+
+    def checkout(*_) -> None:
+        checkouts.append(1)
+
+    def commit(*_) -> None:
+        commits.append(1)
+
+    sa.event.listen(db.engine, "checkout", checkout)
+    sa.event.listen(db.engine, "commit", commit)
+    try:
+        assert outbox.drain_once(batch_size=500).sent == 250
+    finally:
+        sa.event.remove(db.engine, "checkout", checkout)
+        sa.event.remove(db.engine, "commit", commit)
+    assert len(fake_at.send_requests) == 3
+    assert (len(checkouts), len(commits)) == (1, 1 + 3 + 1)
+
+
 def test_transient_failure_is_retried_with_backoff(outbox, db, organisation, fake_twilio, clock):
     message = queue(db, organisation, person(db, organisation))
     fake_twilio.fail_next(1, status=503, code=20503)
@@ -155,7 +213,7 @@ def test_transient_failure_is_retried_with_backoff(outbox, db, organisation, fak
     clock.advance(delay)
     assert outbox.drain_once().sent == 1
     assert row(db, message).attempts == 2
-    assert history(db, message) == ["queued", "sending", "queued", "sending", "sent"]
+    assert history(db, message) == ["sending", "queued", "sending", "sent"]
     assert fake_twilio.send_counts == {PHONE: 1}
 
 
@@ -448,10 +506,10 @@ def test_a_worker_killed_mid_batch_leaves_one_twilio_message_in_doubt(
 
     if after_call:  # Twilio has it: reconciled, not re-sent
         assert (report.sent, report.requeued, drained.sent) == (1, 0, 2)
-        assert history(db, ids[2]) == ["queued", "sending", "sent"]
+        assert history(db, ids[2]) == ["sending", "sent"]
     else:  # it never left: queued again and sent once
         assert (report.sent, report.requeued, drained.sent) == (0, 1, 3)
-        assert history(db, ids[2]) == ["queued", "sending", "queued", "sending", "sent"]
+        assert history(db, ids[2]) == ["sending", "queued", "sending", "sent"]
         assert REQUEUED_DETAIL in events(db, ids[2])
     assert statuses(db, ids) == ["sent"] * 5
     assert fake_twilio.send_counts == dict.fromkeys(numbers, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sms_gateway.segments import SegmentInfo, is_gsm7, measure, sanitise
+from bot.segments import SegmentInfo, is_gsm7, measure, sanitise
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sms_gateway.phone import InvalidNumber, mask_number, normalise_number
+from bot.phone import InvalidNumber, mask_number, normalise_number
 
 
 @pytest.mark.parametrize(
