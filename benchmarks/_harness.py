@@ -231,6 +231,7 @@ def generate_load(
     *,
     rate: float,
     processes: int = 2,
+    database: str | None = None,
 ) -> dict[str, object]:
     """Send every lane's requests at `rate` requests/s in total (0: as fast as replies
     come back, closed loop), from `processes` other processes; summarise latencies."""
@@ -256,7 +257,7 @@ def generate_load(
         worker.start()
     samples: list[tuple[float, float, int, float]] = []
     client_cpu = 0.0
-    before = cpu_by_role()
+    before = cpu_by_role(database) if database else {}
     for _ in workers:
         done, cpu = results.get()
         samples.extend(done)
@@ -264,7 +265,7 @@ def generate_load(
     for worker in workers:
         worker.join()
     summary = summarise(samples, start_at=start_at, offered_rate=rate)
-    used = {role: cpu_by_role().get(role, 0.0) - seconds for role, seconds in before.items()}
+    used = cpu_used(before, cpu_by_role(database)) if database else {}
     used["load_generator"] = client_cpu
     summary["cpu_ms_per_request"] = {
         role: round(seconds * 1000 / max(len(samples), 1), 2) for role, seconds in used.items()
@@ -272,40 +273,59 @@ def generate_load(
     return summary
 
 
-def cpu_by_role() -> dict[str, float]:
-    """CPU seconds used so far by the processes on this machine, by role: the web server
-    (`heard serve` and its gunicorn workers), outbox workers, the scheduler, PostgreSQL.
+def cpu_by_role(database: str) -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far by this benchmark's processes, by pid: the web server
+    (`heard serve` and its gunicorn workers), outbox workers and the scheduler serving
+    `database` (read from their environment), and the PostgreSQL backends connected to
+    it (their process title names the database).
 
     Where the CPU goes per request is what tells how many cores a rate needs; wall-clock
-    throughput on a shared 2-core machine says more about the neighbours. Read from
-    /proc (Linux); processes that exit meanwhile are not counted.
+    throughput on a shared 2-core machine says more about the neighbours. Linux /proc.
     """
+    name = database.rsplit("/", 1)[-1].encode()
+    url = b"HEARD_DATABASE_URL=" + database.encode()
     tick = os.sysconf("SC_CLK_TCK")
-    totals = {"web": 0.0, "outbox_workers": 0.0, "scheduler": 0.0, "postgres": 0.0}
+    found: dict[int, tuple[str, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
+            command = (entry / "cmdline").read_bytes()
             stat = (entry / "stat").read_text()
+            role = _role(command, stat, name) or _heard_role(entry, command, url)
         except OSError:
             continue
-        role = _role(command, stat)
         if role is not None:
             fields = stat.rsplit(")", 1)[1].split()
-            totals[role] += (int(fields[11]) + int(fields[12])) / tick
-    return totals
+            found[int(entry.name)] = (role, (int(fields[11]) + int(fields[12])) / tick)
+    return found
 
 
-def _role(command: list[bytes], stat: str) -> str | None:
+def cpu_used(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds per role between two `cpu_by_role` readings; a process that started in
+    between counts whole (pooled connections open during the load), one that ended is lost."""
+    used = {"web": 0.0, "outbox_workers": 0.0, "scheduler": 0.0, "postgres": 0.0}
+    for pid, (role, seconds) in after.items():
+        used[role] += seconds - before.get(pid, (role, 0.0))[1]
+    return used
+
+
+def _role(command: bytes, stat: str, database: bytes) -> str | None:
     if "(postgres)" in stat:
-        return "postgres"
-    if any(part.endswith(b"heard") for part in command[:2]):
-        verb = next((part for part in command[1:] if not part.startswith(b"-")), b"")
-        if verb.endswith(b"heard"):
-            verb = command[2] if len(command) > 2 else b""
-        return {b"serve": "web", b"worker": "outbox_workers", b"scheduler": "scheduler"}.get(verb)
+        return "postgres" if database in command.split(b"\0")[0].split() else None
     return None
+
+
+def _heard_role(entry: Path, command: bytes, url: bytes) -> str | None:
+    parts = command.split(b"\0")
+    if not any(part.endswith(b"heard") for part in parts[:2]):
+        return None
+    if url not in (entry / "environ").read_bytes().split(b"\0"):
+        return None  # another benchmark's, or someone's demo
+    verbs = {b"serve": "web", b"worker": "outbox_workers", b"scheduler": "scheduler"}
+    return next((verbs[part] for part in parts[1:4] if part in verbs), None)
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

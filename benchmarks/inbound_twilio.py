@@ -125,7 +125,9 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
                 stack.enter_context(
                     h.heard_serve(env, port, args.workers, log, access_log=args.access_log)
                 )
-                result = h.generate_load(port, requests, rate=args.rate, processes=args.clients)
+                result = h.generate_load(
+                    port, requests, rate=args.rate, processes=args.clients, database=url
+                )
             result["stored"] = stored(url)
             result["fake_twilio_received"] = len(fake.messages)
         errors = log.read_text(errors="replace").count("Traceback")

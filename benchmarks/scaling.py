@@ -23,9 +23,8 @@ import time
 from benchmarks import _harness as h
 from benchmarks import _population as population
 from benchmarks.inbound_twilio import conversations
+from benchmarks.ussd_hops import POLL_ANSWERS as USSD_ANSWERS
 from benchmarks.ussd_hops import sessions
-
-USSD_ANSWERS: list[str | None] = [None, "1", "1", "15"]  # menu, poll, "works: yes", minutes
 
 
 def measure(db_kind: str, size: int, answers: int, hops: int) -> dict[str, object]:

@@ -1,9 +1,11 @@
 """`python -m benchmarks.ussd_hops`: Africa's Talking USSD sessions at a target hop rate.
 
-Each simulated phone dials in and walks the demo menu (language, consent, profile, the
-water-point poll): nine hops whose `text` grows cumulatively (`1`, `1*1`, `1*1*1`, ...),
-exactly as Africa's Talking sends it. USSD answers inline and the network drops a session
-whose screen takes too long, so per-hop latency is the figure that matters.
+`onboarding`: each simulated phone dials in and walks the demo menu (language, consent,
+profile, the water-point poll): nine hops whose `text` grows cumulatively (`1`, `1*1`,
+`1*1*1`, ...), exactly as Africa's Talking sends it. `answers`: the poll was launched to
+`--participants` people and they dial in to answer it (menu, poll, two answers). USSD
+answers inline and the network drops a session whose screen takes too long, so per-hop
+latency is the figure that matters.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from benchmarks import _harness as h
+from benchmarks import _population as population
 from benchmarks.inbound_twilio import stored
 
 INPUTS = [None, "1", "1", "1", "3", "2", "Ngiluni", "1", "15"]
+# `answers`: someone the poll was launched to dials in: menu, "answer poll", works: yes,
+# minutes queued.
+POLL_ANSWERS: list[str | None] = [None, "1", "1", "15"]
 
 
 def sessions(
@@ -55,20 +61,37 @@ def sessions(
 
 def run_once(args: argparse.Namespace) -> dict[str, object]:
     total = args.requests if args.rate == 0 else int(args.rate * args.seconds)
-    phones = math.ceil(total / len(INPUTS))
+    inputs = INPUTS if args.scenario == "onboarding" else POLL_ANSWERS
+    phones = math.ceil(total / len(inputs))
+    prepared: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="heard_bench_log_") as folder:
         log = Path(folder) / "server.log"
         with h.scratch_database(args.db) as url:
             port = h.free_port()
             env = h.server_env(url, port)
             h.migrate_and_seed(env)
-            hops = sessions(phones, total, env, args.concurrency)
+            if args.scenario == "onboarding":
+                hops = sessions(phones, total, env, args.concurrency)
+            else:
+                prepared = population.launched_population(url, max(args.participants, phones))
+                hops = sessions(
+                    phones,
+                    total,
+                    env,
+                    args.concurrency,
+                    inputs=inputs,
+                    number=population.phone,
+                )
             with h.heard_serve(env, port, args.workers, log, access_log=args.access_log):
-                result = h.generate_load(port, hops, rate=args.rate, processes=args.clients)
+                result = h.generate_load(
+                    port, hops, rate=args.rate, processes=args.clients, database=url
+                )
             result["stored"] = stored(url)
         errors = log.read_text(errors="replace").count("Traceback")
     result.update(
         benchmark="ussd_hops",
+        scenario=args.scenario,
+        **prepared,
         db=args.db,
         workers=args.workers,
         concurrency=args.concurrency,
@@ -82,6 +105,8 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
+    parser.add_argument("--scenario", choices=["onboarding", "answers"], default="onboarding")
+    parser.add_argument("--participants", type=int, default=0, help="answers: poll audience")
     parser.add_argument("--rate", type=float, default=300, help="hops/s; 0 = closed loop")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--requests", type=int, default=3000, help="closed loop only")
