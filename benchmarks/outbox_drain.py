@@ -7,9 +7,9 @@ every request. Identical texts go out in AT bulk calls.
 
 Two things are pinned so the figure measures the sender, not the calendar: the workers'
 clock is set to midday in Nairobi tomorrow (outside quiet hours, after any deferral the
-launch wrote), and the per-channel token bucket is lifted (`--rate-limit`, default off),
-because the production default (DEFAULT_RATES in sms_gateway/outbox.py) caps Africa's
-Talking at 50 messages/s per worker process by design.
+launch wrote), and the channel's send rate is lifted (`--rate-limit`, default off),
+because the production rates (Channel.rate_per_second, DEFAULT_RATES in
+sms_gateway/outbox.py) cap a channel by design, for all the workers together.
 
 The fake runs in a process of its own by default (`--fake process`): in the benchmark
 process it shared a GIL with nothing but still took CPU from the same 2 cores, unmeasured.
@@ -18,6 +18,14 @@ the fake, and of the whole machine (/proc/stat, so PostgreSQL is the rest), the 
 calls and commits the workers made, and any number the fake accepted twice. `--runs N`
 repeats each configuration and adds the medians; `--profile DIR` writes a pyinstrument
 profile of each worker.
+
+`--rate R` shows instead that the channel's rate is shared by all the workers (through the
+database, sms_gateway/rate_limit.py): the channel is set to R messages/s, the workers run
+on wall-clock time (shifted to the same midday) and keep draining until nothing is left,
+and the JSON adds `messages_per_s_after_burst` (what was sent beyond the first second's
+burst, over the whole run): about R, whatever the number of workers, where per-process
+buckets made it workers × R. `python -m benchmarks.outbox_drain --messages 600
+--workers 3 --rate 100`.
 """
 
 from __future__ import annotations
@@ -69,6 +77,29 @@ def _channel_rate(url: str, rate: float | None) -> None:
     engine.dispose()
 
 
+class _ShiftedClock:
+    """Wall-clock time moved by a fixed offset: every worker of a `--rate` run shares the
+    offset, so their clocks agree as a deployment's (NTP) do, at midday in Nairobi."""
+
+    def __init__(self, offset: timedelta):
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC).replace(tzinfo=None) + self.offset
+
+
+def _midday() -> datetime:
+    """Tomorrow 09:00 UTC, noon in Nairobi: outside quiet hours, after any deferral."""
+    return datetime.now(UTC).replace(tzinfo=None, hour=9, minute=0) + timedelta(days=1)
+
+
+def _left(engine: sa.Engine) -> int:
+    with engine.connect() as connection:
+        return connection.exec_driver_sql(
+            "SELECT count(*) FROM outbound_messages WHERE status IN ('queued', 'sending')"
+        ).scalar_one()
+
+
 def _worker(
     env: dict[str, str],
     rate: float | None,
@@ -77,6 +108,7 @@ def _worker(
     results: mp.Queue,
     profile: str | None = None,
     at_recipients: int | None = None,
+    wall_offset: timedelta | None = None,
 ) -> None:
     from bot.clock import FakeClock
     from heard.config import Settings
@@ -84,8 +116,7 @@ def _worker(
     from sms_gateway.outbox import Outbox
     from sms_gateway.providers import Providers
 
-    midday = datetime.now(UTC).replace(tzinfo=None, hour=9, minute=0) + timedelta(days=1)
-    clock = FakeClock(midday)
+    clock = FakeClock(_midday()) if wall_offset is None else _ShiftedClock(wall_offset)
     services = Services.build(Settings.from_env(env), clock=clock)
     rates = {"africastalking": rate or 1e9, "twilio": rate or 1e9}
     providers = Providers(services.settings)
@@ -130,9 +161,15 @@ def _worker(
     sent = 0
     while True:
         report = outbox.drain_once(batch)
+        sent += report.sent
+        if wall_offset is not None:  # --rate: throttled rows come due again in real time
+            if not report.claimed:
+                if not _left(services.db.engine):
+                    break
+                time.sleep(0.005)
+            continue
         if not report.claimed:
             break
-        sent += report.sent
         clock.advance(timedelta(milliseconds=10))  # let a configured bucket refill
     done = time.time()
     after = resource.getrusage(resource.RUSAGE_SELF)
@@ -184,7 +221,10 @@ def run_once(args: argparse.Namespace, workers: int) -> dict[str, object]:
         h.migrate_and_seed(env)
         seed_participants(url, args.messages, provider="africastalking")
         queued = _queue(url)
-        _channel_rate(url, args.rate_limit)
+        _channel_rate(url, args.rate or args.rate_limit)
+        wall_offset = (
+            None if args.rate is None else _midday() - datetime.now(UTC).replace(tzinfo=None)
+        )
         if args.db == "postgres":
             _analyze(url)
         context = mp.get_context("fork")
@@ -194,12 +234,13 @@ def run_once(args: argparse.Namespace, workers: int) -> dict[str, object]:
                 target=_worker,
                 args=(
                     env,
-                    args.rate_limit,
+                    args.rate or args.rate_limit,
                     args.batch,
                     go,
                     results,
                     args.profile,
                     args.at_recipients,
+                    wall_offset,
                 ),
             )
             for _ in range(workers)
@@ -241,6 +282,15 @@ def run_once(args: argparse.Namespace, workers: int) -> dict[str, object]:
         fake_cpu = summary["cpu_seconds"]  # its whole life: start-up is a few ms
     worker_cpu = sum(report["cpu"] for report in reports)
     per_message = 1000 / max(received, 1)
+    shared_rate = {}
+    if args.rate is not None:
+        burst = max(args.rate, 1.0)
+        shared_rate = {
+            "rate": args.rate,
+            "messages_per_s_after_burst": round((received - burst) / elapsed, 1),
+            "per_process_limits_would_allow": workers * args.rate,
+            "sent_per_worker": sorted(report["sent"] for report in reports),
+        }
     return {
         "benchmark": "outbox_drain",
         "db": args.db,
@@ -269,6 +319,7 @@ def run_once(args: argparse.Namespace, workers: int) -> dict[str, object]:
         "batch": args.batch,
         "at_recipients_per_call": args.at_recipients or MAX_RECIPIENTS_PER_CALL,
         "fake": args.fake,
+        **shared_rate,
         **h.machine(),
     }
 
@@ -287,7 +338,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--workers", default="1,3", help="comma-separated process counts")
     parser.add_argument("--batch", type=int, default=500, help="rows claimed per drain")
-    parser.add_argument("--rate-limit", type=float, default=None, help="msgs/s per bucket")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        help="msgs/s of the channel, on each worker's fake clock (10 ms per drain)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="msgs/s of the channel on wall-clock time: shows the workers share it",
+    )
     parser.add_argument("--runs", type=int, default=1, help="repeat; report each and medians")
     parser.add_argument(
         "--fake",
@@ -304,6 +366,8 @@ def main(argv: list[str] | None = None) -> None:
         "MAX_RECIPIENTS_PER_CALL); also the most people one crash leaves unknown",
     )
     args = parser.parse_args(argv)
+    if args.rate is not None and args.rate_limit is not None:
+        parser.error("--rate and --rate-limit are alternatives")
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
     for workers in (int(n) for n in args.workers.split(",")):

@@ -21,6 +21,10 @@ failures and retries, rare, go row by row through queries.record_status. A drain
 pooled connection throughout, so its commits (the claim, then one per call) skip the
 pool's checkout ping.
 
+Send rates are shared by all workers: before each call its rows draw tokens from the
+channel's bucket in the database (sms_gateway/rate_limit.py), in the commit that marks
+them `sending`; rows without a token go back to `queued`, due when the next token is.
+
 What is checked when a message leaves, not when it was queued: an opt-out or erasure since
 (cancelled), consent for anything that is not a direct reply (cancelled), and quiet hours
 in the participant's time zone (kept queued until they end).
@@ -43,7 +47,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from bot import consent
 from bot.clock import Clock
-from sms_gateway import twilio
+from sms_gateway import rate_limit, twilio
 from sms_gateway.base import OutboundMessage, SendResult
 from sms_gateway.providers import (
     CONSOLE,
@@ -63,9 +67,9 @@ if TYPE_CHECKING:  # heard is the composition root: nothing imports it at run ti
 
 log = logging.getLogger(__name__)
 
-# Messages per second per channel when the Channel row does not say: Twilio long codes
-# are queued by Twilio beyond ~1/s per number anyway, so 10/s only fills its queue; Africa's
-# Talking takes bulk calls of hundreds of recipients.
+# Messages per second per channel, for all workers together, when the Channel row does not
+# say: Twilio long codes are queued by Twilio beyond ~1/s per number anyway, so 10/s only
+# fills its queue; Africa's Talking takes bulk calls of hundreds of recipients.
 DEFAULT_RATES: dict[str, float] = {"twilio": 10.0, "africastalking": 50.0}
 
 # Providers whose rows the worker never sends: web chat replies travel in the HTTP
@@ -77,7 +81,7 @@ UNCERTAIN_ERRORS = frozenset({"timeout"})
 
 # How long claimed rows are kept from other workers before their call is marked: also how
 # long the unsent rest of a killed worker's batch waits to be claimed again. Longer than a
-# batch usually takes (the token bucket keeps it to about a second's worth of sends); if
+# batch usually takes (the rate limit keeps it to about a second's worth of sends); if
 # one outlives it (Twilio timeouts), the mark's compare-and-set skips any row another
 # worker has claimed since, so an expired lease costs a wasted claim, never a duplicate.
 CLAIM_LEASE = timedelta(seconds=30)
@@ -124,32 +128,6 @@ class RecoveryReport:
     unknown: int = 0
     left: int = 0  # the provider could not be asked; tried again at the next recovery
     requeued: int = 0  # Twilio does not hold it: it never left, so it goes again
-
-
-class TokenBucket:
-    """`rate` messages per second with a burst of one second's worth, on the injected clock."""
-
-    def __init__(self, rate: float, now: datetime):
-        self.rate = max(rate, 0.001)
-        self.capacity = max(self.rate, 1.0)
-        self.tokens = self.capacity
-        self.updated = now
-
-    def _refill(self, now: datetime) -> None:
-        elapsed = max((now - self.updated).total_seconds(), 0.0)
-        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
-        self.updated = max(now, self.updated)
-
-    def take(self, now: datetime) -> bool:
-        self._refill(now)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-    def wait(self, now: datetime) -> timedelta:
-        self._refill(now)
-        return timedelta(seconds=max(1.0 - self.tokens, 0.0) / self.rate)
 
 
 # --- checks at send time -------------------------------------------------------------------
@@ -259,7 +237,8 @@ class _Tally:
 
 
 class Outbox:
-    """One per worker process: it keeps the token buckets and the providers' SDK clients."""
+    """One per worker process: it keeps the providers' SDK clients (and their connection
+    pools). The send rate is not kept here but in the database, shared by all workers."""
 
     def __init__(
         self,
@@ -279,7 +258,6 @@ class Outbox:
         self.retry = retry or RetryPolicy()
         self.rates = {**DEFAULT_RATES, **(rates or {})}
         self.providers = providers or Providers(settings)
-        self._buckets: dict[tuple[str, int | None], TokenBucket] = {}
         self._credential_cache: dict[tuple, Credentials | ChannelNotConfigured] = {}
         self._connection: sa.Connection | None = None
 
@@ -293,18 +271,31 @@ class Outbox:
         costs one commit per call plus the claim. The two touch disjoint rows; a crash
         (or a database error) before that commit leaves the call already made in doubt
         and the next one unmade, as when they were separate commits.
+
+        The same commit spends the call's tokens of the shared send rate (`_throttle`):
+        tokens are spent if and only if rows are marked, and the bucket row, locked by the
+        grant, is released by that commit, before the call goes out.
         """
         tally = _Tally()
         with self._pinned():
             jobs = self._claim(batch_size, tally)
             done: _Done | None = None  # a call made, its results not yet recorded
-            for call in self._calls(jobs):
+            calls = self._calls(jobs)
+            throttled: set[str] = set()  # buckets this drain found empty
+            for index, call in enumerate(calls):
+                key = bucket_key(call[0].credentials)
+                if key in throttled:
+                    continue  # deferred with the call that emptied its bucket
                 with self._transaction() as session:
                     now = self.clock.now()
                     if done is not None:
                         self._record(session, done, now, tally)
                         done = None
-                    marked = self._mark_sending(session, call, now)
+                    # After the recording: the bucket is locked for the mark and commit only.
+                    go = self._throttle(session, call, calls[index + 1 :], now, tally)
+                    if len(go) < len(call):
+                        throttled.add(key)
+                    marked = self._mark_sending(session, go, now) if go else []
                 if marked:
                     done = self._send(marked)
             if done is not None:
@@ -426,11 +417,6 @@ class Outbox:
             )
             tally.add("failed")
             return None
-        bucket = self._bucket(credentials, now)
-        if not bucket.take(now):
-            moves.setdefault(now + bucket.wait(now), []).append(row.id)
-            tally.add("throttled")
-            return None
         lease = now + CLAIM_LEASE
         moves.setdefault(lease, []).append(row.id)
         return _Job(row.id, credentials, self._message(row, credentials), lease)
@@ -476,15 +462,50 @@ class Outbox:
             f"organisation {row.organisation_id} has no {row.provider} channel configured"
         )
 
-    def _bucket(self, credentials: Credentials, now: datetime) -> TokenBucket:
-        key = (credentials.provider, credentials.channel_id)
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            rate = self.rates.get(credentials.provider, 1.0)
-            if credentials.channel_id is not None and credentials.rate_per_second:
-                rate = credentials.rate_per_second
-            bucket = self._buckets[key] = TokenBucket(rate, now)
-        return bucket
+    def rate(self, credentials: Credentials) -> float:
+        """Messages per second for all workers together: the channel's, else the default."""
+        if credentials.channel_id is not None and credentials.rate_per_second:
+            return credentials.rate_per_second
+        return self.rates.get(credentials.provider, 1.0)
+
+    def _throttle(
+        self,
+        session: so.Session,
+        call: list[_Job],
+        later: list[list[_Job]],
+        now: datetime,
+        tally: _Tally,
+    ) -> list[_Job]:
+        """The jobs of `call` its channel's shared bucket has tokens for, taken in one
+        grant for the whole call (one bulk request asks once for all its recipients).
+
+        Those without a token are put back, due when the next token is, and so are this
+        drain's later calls on the same bucket: asking again within the drain would cost a
+        round trip for nothing. Compare-and-set on the lease, like the mark.
+        """
+        credentials = call[0].credentials
+        granted = rate_limit.grant(
+            session, bucket_key(credentials), len(call), self.rate(credentials), now
+        )
+        if granted.granted == len(call):
+            return call
+        key = bucket_key(credentials)
+        rest = call[granted.granted :] + [
+            job for other in later if bucket_key(other[0].credentials) == key for job in other
+        ]
+        for lease in {job.lease for job in rest}:
+            ids = [job.row_id for job in rest if job.lease == lease]
+            session.execute(
+                sa.update(_OUTBOX)
+                .where(
+                    _id_in(session, _OUTBOX.c.id, ids),
+                    _OUTBOX.c.status == "queued",
+                    _OUTBOX.c.next_attempt_at == lease,
+                )
+                .values(next_attempt_at=now + granted.wait)
+            )
+        tally.add("throttled", len(rest))
+        return call[: granted.granted]
 
     def _message(self, row: _RowLike, credentials: Credentials) -> OutboundMessage:
         callback = None
@@ -760,6 +781,14 @@ class Outbox:
         row.next_attempt_at = now
         queries.record_status(session, row, "queued", detail=REQUEUED_DETAIL, now=now)
         tally.add("requeued")
+
+
+def bucket_key(credentials: Credentials) -> str:
+    """The shared rate bucket of a channel ("twilio:channel:7"), or of a provider's
+    credentials from the environment ("africastalking:env")."""
+    if credentials.channel_id is None:
+        return f"{credentials.provider}:env"
+    return f"{credentials.provider}:channel:{credentials.channel_id}"
 
 
 def _pick(

@@ -1,8 +1,10 @@
 """The outbox worker process: `heard worker` (and a thread of `heard demo`).
 
 Many workers may run against PostgreSQL; each claims disjoint rows with SKIP LOCKED, so
-scaling out is starting more of them. A database outage pauses the loop instead of ending
-it: the rows are safe in the database and the worker carries on when it returns.
+scaling out is starting more of them. They share each channel's send rate through the
+database (sms_gateway/rate_limit.py): more workers never send faster than a provider
+allows. A database outage pauses the loop instead of ending it: the rows are safe in the
+database and the worker carries on when it returns.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ _outboxes: dict[int, Outbox] = {}
 
 
 def outbox_for(services) -> Outbox:
-    """The process's Outbox for these services: its token buckets must outlive one drain."""
+    """The process's Outbox for these services: its SDK clients (and their connection
+    pools) should outlive one drain. The send rate is shared in the database."""
     key = id(services)
     outbox = _outboxes.get(key)
     if outbox is None:

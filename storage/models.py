@@ -116,6 +116,21 @@ class Channel(TimestampMixin, Base):
     active: so.Mapped[bool] = so.mapped_column(default=True)
 
 
+class SendRateBucket(Base):
+    """A send rate's token bucket, shared by every outbox worker (sms_gateway/rate_limit.py).
+
+    One row per channel ("twilio:channel:7") or per provider whose credentials come from
+    the environment ("africastalking:env"): a provider counts an account's sends however
+    many workers make them, so the tokens live here, not in each worker process.
+    """
+
+    __tablename__ = "send_rate_buckets"
+
+    key: so.Mapped[str] = so.mapped_column(sa.String(100), primary_key=True)
+    tokens: so.Mapped[float]
+    updated_at: so.Mapped[datetime]  # naive UTC on the workers' clock: when last refilled
+
+
 class AuditEvent(TimestampMixin, Base):
     __tablename__ = "audit_events"
 

@@ -15,7 +15,6 @@ from sms_gateway.outbox import (
     Outbox,
     RecoveryReport,
     RetryPolicy,
-    TokenBucket,
     quiet_hours_end,
 )
 from sms_gateway.providers import Providers
@@ -355,6 +354,7 @@ def test_quiet_hours_end(now, start, end, zone, expected) -> None:
 
 
 def test_rate_limit_per_channel_on_the_injected_clock(db, settings, clock, organisation) -> None:
+    # More here and in tests/sms_gateway/test_rate_limit.py: the rate is shared by workers.
     outbox = Outbox(db, settings, clock, rates={"twilio": 2.0})
     participant = person(db, organisation)
     for _ in range(5):
@@ -367,14 +367,6 @@ def test_rate_limit_per_channel_on_the_injected_clock(db, settings, clock, organ
     assert outbox.drain_once().sent == 2
     clock.advance(seconds=1)
     assert outbox.drain_once().sent == 1
-
-
-def test_token_bucket_refills_at_its_rate(clock) -> None:
-    bucket = TokenBucket(4.0, clock.now())
-    assert [bucket.take(clock.now()) for _ in range(5)] == [True] * 4 + [False]
-    assert bucket.wait(clock.now()) == timedelta(seconds=0.25)
-    clock.advance(seconds=0.25)
-    assert bucket.take(clock.now())
 
 
 def test_console_rows_are_delivered_without_network(outbox, db, organisation, fake_twilio):

@@ -27,7 +27,7 @@ def test_migrations_match_the_models(database_url):
 def test_upgrade_from_empty(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     upgrade(url)
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == "0002"
     engine = create_db_engine(url)
     try:
         tables = set(sa.inspect(engine).get_table_names())
@@ -35,9 +35,26 @@ def test_upgrade_from_empty(tmp_path):
     finally:
         engine.dispose()
     assert {"participants", "outbound_messages", "consent_records", "answers"} <= tables
+    assert "send_rate_buckets" in tables
     assert mode == "wal"
 
 
 def test_upgrade_is_repeatable(database_url):
     upgrade(database_url)  # already at head: a no-op, not an error
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == "0002"
+
+
+def test_the_shared_send_rate_migration_downgrades(tmp_path):
+    from alembic import command
+
+    from storage.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'down.db'}"
+    upgrade(url)
+    command.downgrade(alembic_config(url), "0001")
+    assert current_revision(url) == "0001"
+    engine = create_db_engine(url)
+    try:
+        assert "send_rate_buckets" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
