@@ -273,6 +273,17 @@ def generate_load(
     return summary
 
 
+def warm_up(port: int, lanes: list[list[Request]]) -> None:
+    """Send `lanes` closed loop and forget the timings: a web process's first requests
+    import, compile SQL and fill caches (~60 ms each, once), which a steady state never
+    pays again, and gunicorn answers /health while its other workers still boot."""
+    if not any(lanes):
+        return
+    result = generate_load(port, lanes, rate=0, processes=1)
+    if result["ok"] != result["requests"]:
+        raise RuntimeError(f"warm-up requests failed: {result['errors']}")
+
+
 def cpu_by_role(database: str) -> dict[int, tuple[str, float]]:
     """CPU seconds used so far by this benchmark's processes, by pid: the web server
     (`heard serve` and its gunicorn workers), outbox workers and the scheduler serving

@@ -32,6 +32,11 @@ FAKE_TWILIO = ("AC" + "0" * 31 + "1", "bench-twilio-token")
 CONVERSATION = ["JOIN", "YES", "1", "3", "2", "Ngiluni", "1", "15"]
 
 
+def new_phone(index: int) -> str:
+    """Numbers no participant has yet: each starts with JOIN."""
+    return f"+2547{20000000 + index:08d}"
+
+
 def conversations(
     phones: int,
     total: int,
@@ -39,7 +44,8 @@ def conversations(
     lanes: int,
     *,
     texts: list[str] = CONVERSATION,
-    number=lambda phone: f"+2547{20000000 + phone:08d}",
+    number=new_phone,
+    first: int = 0,
 ) -> list[list]:
     """`total` signed requests from `phones` numbers, dealt into `lanes` ordered lanes.
 
@@ -49,7 +55,7 @@ def conversations(
     url = env["HEARD_PUBLIC_URL"] + "/sms/twilio"
     out: list[list[h.Request]] = [[] for _ in range(lanes)]
     sent = 0
-    for phone in range(phones):
+    for phone in range(first, first + phones):
         for turn, text in enumerate(texts):
             if sent == total:
                 return out
@@ -90,20 +96,24 @@ def stored(database_url: str) -> dict[str, int]:
 
 
 def scenario_requests(
-    args: argparse.Namespace, url: str, env: dict[str, str], lanes: int
-) -> tuple[list[list], dict[str, object]]:
-    """Prepare the database for `args.scenario` and sign its requests."""
+    args: argparse.Namespace, url: str, env: dict[str, str], lanes: int, *, warmup: int = 0
+) -> tuple[list[list], list[list], dict[str, object]]:
+    """Prepare the database for `args.scenario`; sign its requests, and `warmup` more
+    from other phones (sent first, not measured: every web process compiles its SQL and
+    fills its caches on its first requests)."""
     total = args.requests if args.rate == 0 else int(args.rate * args.seconds)
-    if args.scenario == "onboarding":
-        phones = math.ceil(total / len(CONVERSATION))
-        return conversations(phones, total, env, lanes), {}
-    phones = math.ceil(total / len(population.ANSWERS))
-    people = max(args.participants, phones)
-    prepared = population.launched_population(url, people)
-    requests = conversations(
-        phones, total, env, lanes, texts=population.ANSWERS, number=population.phone
-    )
-    return requests, {"participants": people, **prepared}
+    texts = CONVERSATION if args.scenario == "onboarding" else population.ANSWERS
+    phones = math.ceil(total / len(texts))
+    warm_phones = math.ceil(warmup / len(texts))
+    prepared: dict[str, object] = {}
+    number = new_phone
+    if args.scenario == "answers":
+        people = max(args.participants, phones + warm_phones)
+        prepared = {"participants": people, **population.launched_population(url, people)}
+        number = population.phone
+    measured = conversations(phones, total, env, lanes, texts=texts, number=number)
+    warm = conversations(warm_phones, warmup, env, lanes, texts=texts, number=number, first=phones)
+    return measured, warm, prepared
 
 
 def run_once(args: argparse.Namespace) -> dict[str, object]:
@@ -115,7 +125,7 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
             env = h.server_env(url, port, HEARD_TWILIO_API_BASE=fake.url)
             env.update(TWILIO_ACCOUNT_SID=FAKE_TWILIO[0], TWILIO_AUTH_TOKEN=FAKE_TWILIO[1])
             h.migrate_and_seed(env)
-            requests, prepared = scenario_requests(args, url, env, lanes)
+            requests, warm, prepared = scenario_requests(args, url, env, lanes, warmup=args.warmup)
             with ExitStack() as stack:
                 # The documented production set: M `heard worker`s and one scheduler.
                 for _ in range(args.outbox_workers):
@@ -125,6 +135,7 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
                 stack.enter_context(
                     h.heard_serve(env, port, args.workers, log, access_log=args.access_log)
                 )
+                h.warm_up(port, warm)
                 result = h.generate_load(
                     port, requests, rate=args.rate, processes=args.clients, database=url
                 )
@@ -163,6 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outbox-workers", type=int, default=0, help="also run heard worker")
     parser.add_argument("--scheduler", action="store_true", help="also run heard scheduler")
     parser.add_argument("--access-log", action="store_true", help="gunicorn logs each request")
+    parser.add_argument(
+        "--warmup", type=int, default=200, help="unmeasured requests first (other phones)"
+    )
     parser.add_argument("--runs", type=int, default=1, help="repeat; report the medians")
     args = parser.parse_args(argv)
     if args.runs == 1:

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         app = create_app(Settings.from_env(env))
         # One lane: each phone's turns in order, one after another.
         args.rate = 0
-        (requests,), prepared = scenario_requests(args, url, env, 1)
+        (requests,), _warm, prepared = scenario_requests(args, url, env, 1)
         app.test_client().get("/health")
         profiler = Profiler(interval=0.001) if not args.no_profile else None
         measured = h.replay_in_process(app, requests, around=profiler)

@@ -34,13 +34,14 @@ def sessions(
     *,
     inputs: list[str | None] = INPUTS,
     number=lambda phone: f"+2547{30000000 + phone:08d}",
+    first: int = 0,
 ) -> list[list]:
     """`total` hops of USSD sessions (each phone walks `inputs`), dealt into ordered lanes."""
     path = "/ussd/africastalking?" + urlencode({"token": env["AT_CALLBACK_TOKEN"]})
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     out: list[list[h.Request]] = [[] for _ in range(lanes)]
     sent = 0
-    for phone in range(phones):
+    for phone in range(first, first + phones):
         typed: list[str] = []
         for value in inputs:
             if sent == total:
@@ -63,6 +64,7 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
     total = args.requests if args.rate == 0 else int(args.rate * args.seconds)
     inputs = INPUTS if args.scenario == "onboarding" else POLL_ANSWERS
     phones = math.ceil(total / len(inputs))
+    warm_phones = math.ceil(args.warmup / len(inputs))
     prepared: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="heard_bench_log_") as folder:
         log = Path(folder) / "server.log"
@@ -70,19 +72,17 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
             port = h.free_port()
             env = h.server_env(url, port)
             h.migrate_and_seed(env)
-            if args.scenario == "onboarding":
-                hops = sessions(phones, total, env, args.concurrency)
-            else:
-                prepared = population.launched_population(url, max(args.participants, phones))
-                hops = sessions(
-                    phones,
-                    total,
-                    env,
-                    args.concurrency,
-                    inputs=inputs,
-                    number=population.phone,
-                )
+            options: dict = {"inputs": inputs}
+            if args.scenario == "answers":
+                people = max(args.participants, phones + warm_phones)
+                prepared = population.launched_population(url, people)
+                options["number"] = population.phone
+            hops = sessions(phones, total, env, args.concurrency, **options)
+            warm = sessions(
+                warm_phones, args.warmup, env, args.concurrency, first=phones, **options
+            )
             with h.heard_serve(env, port, args.workers, log, access_log=args.access_log):
+                h.warm_up(port, warm)
                 result = h.generate_load(
                     port, hops, rate=args.rate, processes=args.clients, database=url
                 )
@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--access-log", action="store_true", help="gunicorn logs each request")
+    parser.add_argument(
+        "--warmup", type=int, default=200, help="unmeasured hops first (other phones)"
+    )
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
     if args.runs == 1:

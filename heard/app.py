@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from heard.config import Settings
 from heard.services import Services
@@ -36,6 +37,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     _exempt_machine_endpoints_from_csrf(app)
     _exempt_machine_endpoints(app)
     app.add_url_rule("/health", "health", health)
+    if settings.proxy_hops:
+        # Behind nginx the peer is always the proxy: the client's address, scheme and host
+        # come from the headers the trusted hops add (docs/deploy.md), never from more.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 

@@ -34,6 +34,7 @@ ENVIRONMENT = {
     "HEARD_AT_API_BASE": "override scheme://host:port of Africa's Talking's API",
     "HEARD_DEFAULT_REGION": "ISO country for numbers written without +country code",
     "HEARD_LOG_LEVEL": "logging level (default INFO)",
+    "HEARD_PROXY_HOPS": "reverse proxies in front whose X-Forwarded-* to trust (default 0)",
 }
 
 
@@ -70,6 +71,10 @@ class Settings:
     at_api_base: str | None = None
     default_region: str = "KE"
     log_level: str = "INFO"
+    # Reverse proxies in front of the web processes (nginx: 1). Their X-Forwarded-* headers
+    # are believed only then: a client's own copy of those headers must not pass for its
+    # address (the login lockout and the audit log key on it).
+    proxy_hops: int = 0
     testing: bool = False
     # The phone simulator writes as a participant; `heard demo` turns it on.
     simulator: bool = False
@@ -110,6 +115,7 @@ class Settings:
             at_api_base=_base_or_none(get("HEARD_AT_API_BASE"), "HEARD_AT_API_BASE"),
             default_region=_region(get("HEARD_DEFAULT_REGION") or "KE"),
             log_level=(get("HEARD_LOG_LEVEL") or "INFO").upper(),
+            proxy_hops=_proxy_hops(get("HEARD_PROXY_HOPS")),
         )
 
     def with_overrides(self, **changes) -> Settings:
@@ -143,6 +149,16 @@ def _base_or_none(value: str | None, name: str) -> str | None:
     if url is not None and urlsplit(url).path not in ("", "/"):
         raise ConfigError(f"{name} takes scheme://host[:port] only (paths stay the provider's)")
     return url
+
+
+def _proxy_hops(value: str | None) -> int:
+    if value is None:
+        return 0
+    if not value.isdigit() or int(value) > 5:
+        raise ConfigError(
+            f"HEARD_PROXY_HOPS must be the number of reverse proxies in front (0-5), got {value!r}"
+        )
+    return int(value)
 
 
 def _region(value: str) -> str:

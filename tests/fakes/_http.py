@@ -92,6 +92,9 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Keep-alive without Nagle: otherwise each reply waits ~40 ms for the client's
+            # delayed ACK, and the fake, not Heard, sets the pace of a drain.
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 fake._handle(self)
