@@ -143,7 +143,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def heard_serve(
-    env: dict[str, str], port: int, workers: int, log: Path, *, access_log: bool = False
+    env: dict[str, str],
+    port: int,
+    workers: int,
+    log: Path,
+    *,
+    access_log: bool = False,
+    threads: int = 4,
 ) -> Iterator[None]:
     """`heard serve` (gunicorn, gthread) on 127.0.0.1:port, healthy before we yield.
 
@@ -151,7 +157,8 @@ def heard_serve(
     that keeps one: the log line costs ~1 ms of CPU per request (`--access-log` measures it).
     """
     command = [HEARD, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers), "--access-log" if access_log else "--no-access-log"]
+    command += ["--workers", str(workers), "--threads", str(threads)]
+    command.append("--access-log" if access_log else "--no-access-log")
     with running(command, env, log):
         wait_for_health(port)
         yield

@@ -133,7 +133,14 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
                 if args.scheduler:
                     stack.enter_context(h.running([h.HEARD, "scheduler"], env, log))
                 stack.enter_context(
-                    h.heard_serve(env, port, args.workers, log, access_log=args.access_log)
+                    h.heard_serve(
+                        env,
+                        port,
+                        args.workers,
+                        log,
+                        access_log=args.access_log,
+                        threads=args.threads,
+                    )
                 )
                 h.warm_up(port, warm)
                 result = h.generate_load(
@@ -148,6 +155,8 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
         **prepared,
         db=args.db,
         workers=args.workers,
+        threads=args.threads,
+        warmup=args.warmup,
         concurrency=lanes,
         client_processes=args.clients,
         outbox_workers=args.outbox_workers,
@@ -174,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outbox-workers", type=int, default=0, help="also run heard worker")
     parser.add_argument("--scheduler", action="store_true", help="also run heard scheduler")
     parser.add_argument("--access-log", action="store_true", help="gunicorn logs each request")
+    parser.add_argument("--threads", type=int, default=4, help="threads per web process")
     parser.add_argument(
         "--warmup", type=int, default=200, help="unmeasured requests first (other phones)"
     )

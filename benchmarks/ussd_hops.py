@@ -81,7 +81,9 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
             warm = sessions(
                 warm_phones, args.warmup, env, args.concurrency, first=phones, **options
             )
-            with h.heard_serve(env, port, args.workers, log, access_log=args.access_log):
+            with h.heard_serve(
+                env, port, args.workers, log, access_log=args.access_log, threads=args.threads
+            ):
                 h.warm_up(port, warm)
                 result = h.generate_load(
                     port, hops, rate=args.rate, processes=args.clients, database=url
@@ -94,6 +96,8 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
         **prepared,
         db=args.db,
         workers=args.workers,
+        threads=args.threads,
+        warmup=args.warmup,
         concurrency=args.concurrency,
         client_processes=args.clients,
         server_tracebacks=errors,
@@ -114,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--access-log", action="store_true", help="gunicorn logs each request")
+    parser.add_argument("--threads", type=int, default=4, help="threads per web process")
     parser.add_argument(
         "--warmup", type=int, default=200, help="unmeasured hops first (other phones)"
     )
