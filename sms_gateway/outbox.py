@@ -318,19 +318,8 @@ class Outbox:
     def _transaction(self) -> Iterator[so.Session]:
         """A unit of work, committed on success: Database.session, on the pinned
         connection when there is one (its own transaction, really committed)."""
-        if self._connection is None:
-            with self.db.session() as session:
-                yield session
-            return
-        session = self.db.sessions(bind=self._connection)
-        try:
+        with self.db.session(bind=self._connection) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def _claim(self, batch_size: int, tally: _Tally) -> list[_Job]:
         """Lock due rows, check each (send_verdict), lease the ones to send.

@@ -75,9 +75,10 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def session(self) -> Iterator[so.Session]:
-        """A unit of work: committed on success, rolled back on any error."""
-        session = self.sessions()
+    def session(self, *, bind: sa.Connection | None = None) -> Iterator[so.Session]:
+        """A unit of work: committed on success, rolled back on any error. `bind`: on a
+        connection the caller holds (a worker keeps one across its drain), not the pool."""
+        session = self.sessions(bind=bind) if bind is not None else self.sessions()
         try:
             yield session
             session.commit()

@@ -7,12 +7,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue
 import threading
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from heard.config import AfricasTalkingSettings
 from sms_gateway import rate_limit
 from sms_gateway.outbox import Outbox, bucket_key
 from sms_gateway.providers import Credentials, Providers
@@ -20,8 +19,14 @@ from sms_gateway.rate_limit import Bucket, Grant, take
 from storage import models as m
 from storage.db import Database
 from tests.conftest import is_postgres
+from tests.sms_gateway.backlog import seed, with_fake_africastalking
 
 T0 = datetime(2026, 1, 5, 9, 0, 0)
+
+
+@pytest.fixture
+def settings(settings, fake_at):
+    return with_fake_africastalking(settings, fake_at)
 
 
 def seconds(value: float) -> timedelta:
@@ -119,52 +124,6 @@ def test_bucket_keys_name_the_channel_or_the_environment() -> None:
 
 
 # --- two workers, one rate -----------------------------------------------------------------
-
-
-@pytest.fixture
-def settings(settings, fake_at):
-    return settings.with_overrides(
-        africastalking=AfricasTalkingSettings(fake_at.username, fake_at.api_key, "HEARD"),
-        at_api_base=fake_at.url,
-        at_callback_token="test-callback-token",
-    )
-
-
-def seed(db, organisation, count: int) -> None:
-    """`count` consented participants with one outreach message each, due now."""
-    with db.session() as session:
-        org = session.get(m.Organisation, organisation.id)
-        org.quiet_start = org.quiet_end = time(0)
-        ids = session.scalars(
-            sa.insert(m.Participant).returning(m.Participant.id),
-            [
-                {
-                    "organisation_id": organisation.id,
-                    "phone": f"+2547{i:08d}",
-                    "pseudonym": f"p_{i:016x}",
-                    "status": "active",
-                    "consent_version": 1,
-                    "provider": "africastalking",
-                }
-                for i in range(count)
-            ],
-        ).all()
-        session.execute(
-            sa.insert(m.OutboundMessage),
-            [
-                {
-                    "organisation_id": organisation.id,
-                    "participant_id": participant_id,
-                    "provider": "africastalking",
-                    "to": f"+2547{i:08d}",
-                    "text": "Has the borehole been repaired?",
-                    "status": "queued",
-                    "is_reply": False,
-                    "next_attempt_at": datetime(2020, 1, 1),
-                }
-                for i, participant_id in enumerate(ids)
-            ],
-        )
 
 
 def sent_count(db) -> int:

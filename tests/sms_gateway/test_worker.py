@@ -8,66 +8,24 @@ import subprocess
 import sys
 import threading
 import time as walltime
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from heard.config import AfricasTalkingSettings
 from sms_gateway.worker import drain_once, outbox_for, run_worker
 from storage import models as m
 from storage import queries
 from tests.conftest import is_postgres
+from tests.sms_gateway.backlog import seed, with_fake_africastalking
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def settings(settings, fake_at):
-    return settings.with_overrides(
-        africastalking=AfricasTalkingSettings(fake_at.username, fake_at.api_key, "HEARD"),
-        at_api_base=fake_at.url,
-        at_callback_token="test-callback-token",
-    )
-
-
-def seed(db, organisation, count: int, *, text: str = "Has the borehole been repaired?") -> None:
-    """`count` consented participants, each with one outreach message due, in bulk."""
-    numbers = [f"+2547{i:08d}" for i in range(count)]
-    with db.session() as session:
-        org = session.get(m.Organisation, organisation.id)
-        org.quiet_start = org.quiet_end = time(0)  # no quiet hours: the workers use real time
-        ids = session.scalars(
-            sa.insert(m.Participant).returning(m.Participant.id),
-            [
-                {
-                    "organisation_id": organisation.id,
-                    "phone": number,
-                    "pseudonym": f"p_{i:016x}",
-                    "status": "active",
-                    "consent_version": 1,
-                    "provider": "africastalking",
-                }
-                for i, number in enumerate(numbers)
-            ],
-        ).all()
-        session.execute(
-            sa.insert(m.OutboundMessage),
-            [
-                {
-                    "organisation_id": organisation.id,
-                    "participant_id": participant_id,
-                    "provider": "africastalking",
-                    "to": number,
-                    "text": text,
-                    "status": "queued",
-                    "is_reply": False,
-                    "next_attempt_at": datetime(2020, 1, 1),
-                }
-                for participant_id, number in zip(ids, numbers, strict=True)
-            ],
-        )
+    return with_fake_africastalking(settings, fake_at)
 
 
 def statuses(db) -> dict[str, int]:
