@@ -149,9 +149,10 @@ def heard_serve(
     log: Path,
     *,
     access_log: bool = False,
-    threads: int = 4,
+    threads: int = 1,
 ) -> Iterator[None]:
-    """`heard serve` (gunicorn, gthread) on 127.0.0.1:port, healthy before we yield.
+    """`heard serve` (gunicorn, gthread; `threads` per process) on 127.0.0.1:port, healthy
+    before we yield.
 
     Without its access log by default, as docs/deploy.md runs it behind a reverse proxy
     that keeps one: the log line costs ~1 ms of CPU per request (`--access-log` measures it).
@@ -434,12 +435,19 @@ def machine() -> dict[str, object]:
 
 def run_repeated(runs: int, once: Callable[[], dict[str, object]]) -> dict[str, object]:
     """Run a benchmark several times; report each run and the median of its figures."""
+    results = [once() for _ in range(runs)]
+    return {"median": medians(results), "runs": results}
+
+
+def medians(results: list[dict]) -> dict[str, object]:
+    """The median of every number in `results`, nested dicts (CPU per role) included."""
     import statistics
 
-    results = [once() for _ in range(runs)]
-    medians = {}
+    out: dict[str, object] = {}
     for key, value in results[0].items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, dict):
+            out[key] = medians([r[key] for r in results if isinstance(r.get(key), dict)])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             values = [r[key] for r in results if isinstance(r.get(key), (int, float))]
-            medians[key] = round(statistics.median(values), 2)
-    return {"median": medians, "runs": results}
+            out[key] = round(statistics.median(values), 2)
+    return out

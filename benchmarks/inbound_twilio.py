@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outbox-workers", type=int, default=0, help="also run heard worker")
     parser.add_argument("--scheduler", action="store_true", help="also run heard scheduler")
     parser.add_argument("--access-log", action="store_true", help="gunicorn logs each request")
-    parser.add_argument("--threads", type=int, default=4, help="threads per web process")
+    parser.add_argument("--threads", type=int, default=1, help="threads per web process")
     parser.add_argument(
         "--warmup", type=int, default=200, help="unmeasured requests first (other phones)"
     )

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--access-log", action="store_true", help="gunicorn logs each request")
-    parser.add_argument("--threads", type=int, default=4, help="threads per web process")
+    parser.add_argument("--threads", type=int, default=1, help="threads per web process")
     parser.add_argument(
         "--warmup", type=int, default=200, help="unmeasured hops first (other phones)"
     )

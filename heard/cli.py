@@ -116,7 +116,7 @@ def demo(obj: CliContext, host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="web processes")
-@click.option("--threads", default=4, show_default=True, type=int, help="threads per process")
+@click.option("--threads", default=1, show_default=True, type=int, help="threads per process")
 @click.option(
     "--access-log/--no-access-log",
     default=True,

@@ -29,11 +29,16 @@ def run_gunicorn(
     host: str,
     port: int,
     workers: int,
-    threads: int = 4,
+    threads: int = 1,
     access_log: bool = True,
 ) -> None:
     """Each worker builds its own app (and database pool) after the fork: a pool shared
     across a fork hands the same socket to two processes.
+
+    One thread per process by default: a webhook is CPU-bound Python, so threads mostly
+    contend for the GIL; on 2 cores, 4 processes × 1 thread answered 150 SMS/s with p99
+    12 ms where 4 × 4 threads had 38 ms (docs/benchmarks.md). More threads pay off only
+    when each request waits long on a remote database.
 
     The access log is optional because it is not free: gunicorn formats and writes a line
     per request, ~1 ms of CPU per webhook in benchmarks/inbound_twilio (a quarter of the
