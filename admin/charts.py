@@ -24,6 +24,7 @@ class Bar:
     label: str
     value: int | None  # None: suppressed (too few to show safely)
     note: str = ""
+    complementary: bool = False  # hidden so that a small count cannot be worked out from it
 
 
 def _fmt(value: float) -> str:
@@ -47,6 +48,12 @@ def bar_chart(bars: Sequence[Bar], *, title: str) -> Markup:
             f'<text class="bar-label" x="{LABEL_WIDTH - 6}" y="{y + 15}" '
             f'text-anchor="end">{escape(label)}</text>'
         )
+        if bar.value is None and bar.complementary:
+            parts.append(
+                f'<text class="bar-value" x="{LABEL_WIDTH}" y="{y + 15}">x<title>hidden so '
+                "that a smaller count cannot be worked out from it</title></text>"
+            )
+            continue
         if bar.value is None:
             parts.append(f'<text class="bar-value" x="{LABEL_WIDTH}" y="{y + 15}">&lt;5</text>')
             continue

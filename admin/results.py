@@ -2,7 +2,8 @@
 free-text answers, and progress-report totals per group.
 
 Every role may read results; analysts see free text with phone-like numbers masked, and no
-role ever sees a cell of fewer than five people (see `admin.tally`).
+role ever sees a cell of fewer than five people, nor one that could be worked out from the
+totals shown beside it (see `admin.tally`).
 """
 
 from __future__ import annotations
@@ -55,7 +56,13 @@ def _question(defn: PollDefinition, question, rows: list[tally.AnswerRow]) -> di
     title = localised(question.prompt, defn.languages[0], defn.languages)
     item: dict[str, Any] = {"question": question, "title": title, "answers": len(rows)}
     if question.type in (*CHOICE_TYPES, "rating"):
-        bars = [charts.Bar(label, n) for label, n in tally.choice_counts(question, defn, rows)]
+        # The bars are the column totals of the disaggregation tables: one that would give
+        # a hidden cell away is hidden with it.
+        item["tables"], hidden = tally.disaggregations(question, defn, rows)
+        bars = [
+            charts.Bar(label, None, complementary=True) if index in hidden else charts.Bar(label, n)
+            for index, (label, n) in enumerate(tally.choice_counts(question, defn, rows))
+        ]
         item["chart"] = charts.bar_chart(bars, title=title)
     elif question.type == "number":
         values = tally.numbers(rows)
@@ -73,7 +80,7 @@ def _question(defn: PollDefinition, question, rows: list[tally.AnswerRow]) -> di
         item["texts"] = [
             (r.value, r.language) for r in rows[-MAX_TEXT_ANSWERS:] if isinstance(r.value, str)
         ]
-    else:
+    elif "tables" not in item:
         item["tables"] = [tally.disaggregate(question, defn, rows, d) for d in tally.DIMENSIONS]
     return item
 

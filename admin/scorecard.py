@@ -3,7 +3,9 @@
 It is built from aggregates only (`bot.verdicts.overviews`: statuses, verdicts, shares),
 never from rows about people, so no phone number, name or free-text comment can reach it.
 A share computed from fewer than `MIN_CELL` answers is suppressed: in a small village, "1
-of 3 said no" points at someone.
+of 3 said no" points at someone. So is a share that, with the number of responses beside
+it, gives away a small group ("17%" of 6 is 1 who said done, "83%" of 6 leaves 1 who did
+not): the complementary suppression `admin.tally` applies to a table's totals.
 """
 
 from __future__ import annotations
@@ -47,9 +49,15 @@ def _row(item: verdicts.CommitmentOverview, language: str) -> dict:
         "enough": enough,
         "verdict": latest.verdict if enough else None,
         "yes_percent": round(100 * latest.yes_share)
-        if enough and latest.yes_share is not None
+        if enough and latest.yes_share is not None and _share_is_safe(latest)
         else None,
         "responses": latest.responses if enough else None,
         "arrow": ARROWS[item.direction],
         "direction": item.direction,
     }
+
+
+def _share_is_safe(latest: verdicts.RoundSummary) -> bool:
+    """Whether "said done" and "did not" are each zero or at least `MIN_CELL` people."""
+    said = round(latest.yes_share * latest.responses)
+    return all(not 0 < n < MIN_CELL for n in (said, latest.responses - said))

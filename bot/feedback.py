@@ -9,7 +9,9 @@ scheduler sends it `FEEDBACK_DELAY` after the round closed, so there is time for
 goes once, to the round's respondents only, as outreach (quiet hours apply).
 
 Fewer than `MIN_SHOWN` answers give no percentage: with three respondents a share says
-too much about each of them.
+too much about each of them. Nor does a share that, with the number of responses the
+public scorecard shows, gives away a small group ("83%" of 6 leaves one who did not say
+done): the complementary suppression of `admin.tally` and `admin.scorecard`.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def draft(db: so.Session, round_row: m.RepollRound) -> dict[str, str]:
     texts = {}
     for language in languages:
         name = localised(names, language, tuple(names))
-        if responses >= MIN_SHOWN:
+        if responses >= MIN_SHOWN and not any(0 < n < MIN_SHOWN for n in (yes, responses - yes)):
             texts[language] = wording.get(
                 "feedback.result",
                 language,

@@ -14,7 +14,10 @@ count only.
 
 Small cells: fewer than `MIN_SHOWN` answers, or a most chosen answer picked by fewer than
 `MIN_SHOWN` people, give thanks only and no numbers, the rule `admin.tally` keeps on the
-results page (with three respondents a share says too much about each of them).
+results page (with three respondents a share says too much about each of them). The share
+and the count together also tell how many did *not* pick that answer ("6 answered, 83%
+said Yes": one did not), so the share is left out when that remainder is a small cell
+too, as `admin.tally`'s complementary suppression does with a table's totals.
 
 Sending goes once, to the respondents only (people who answered at least one question in
 the summary's scope), and only to those who may still be messaged: active, with a number
@@ -67,10 +70,12 @@ class Result:
 
     @property
     def shows_share(self) -> bool:
+        rest = self.answers - self.top_count  # derivable from the share and the count
         return (
             self.question is not None
             and self.answers >= MIN_SHOWN
             and self.top_count >= MIN_SHOWN
+            and not 0 < rest < MIN_SHOWN
             and self.top_value is not None
         )
 

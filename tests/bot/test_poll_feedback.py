@@ -35,21 +35,21 @@ def _answered(db, organisation, yes: int, no: int, start: int = 0, **profile) ->
 
 
 def test_draft_gives_the_top_answer_share_and_count_in_each_language(db, organisation):
-    _answered(db, organisation, yes=6, no=3)
+    _answered(db, organisation, yes=10, no=5)
     with db.session() as session:
         texts = poll_feedback.draft_texts(session, _poll(session, organisation.id))
     assert texts["en"] == (
-        f'Ngiluni Voices: thank you! 9 people answered "{QUESTION}" and 67% of you said Yes.'
+        f'Ngiluni Voices: thank you! 15 people answered "{QUESTION}" and 67% of you said Yes.'
     )
     assert '"Je, kisima kinafanya kazi?"' in texts["sw"]
-    assert "67%" in texts["sw"] and "Ndiyo" in texts["sw"] and "Watu 9" in texts["sw"]
+    assert "67%" in texts["sw"] and "Ndiyo" in texts["sw"] and "Watu 15" in texts["sw"]
 
 
 def test_a_majority_for_no_is_reported_as_no(db, organisation):
-    _answered(db, organisation, yes=2, no=5)
+    _answered(db, organisation, yes=5, no=12)
     with db.session() as session:
         text = poll_feedback.draft_summary(session, _poll(session, organisation.id), "en")
-    assert text.endswith('7 people answered "Is the water point working?" and 71% of you said No.')
+    assert text.endswith('17 people answered "Is the water point working?" and 71% of you said No.')
 
 
 @pytest.mark.parametrize(
@@ -60,6 +60,9 @@ def test_a_majority_for_no_is_reported_as_no(db, organisation):
         (0, 0, "Ngiluni Voices: thank you for your answers! Every voice counts."),
         # seven people, but the top answer is only four of them: a count, no share
         (4, 3, "Ngiluni Voices: thank you! 7 people in your community answered our questions."),
+        # "9 answered, 67% said Yes" would tell everyone that 3 did not: a count, no share
+        (6, 3, "Ngiluni Voices: thank you! 9 people in your community answered our questions."),
+        (3, 6, "Ngiluni Voices: thank you! 9 people in your community answered our questions."),
     ],
 )
 def test_small_cells_give_no_share(db, organisation, yes, no, expected):
