@@ -24,7 +24,6 @@ class Bar:
     label: str
     value: int | None  # None: suppressed (too few to show safely)
     note: str = ""
-    complementary: bool = False  # hidden so that a small count cannot be worked out from it
 
 
 def _fmt(value: float) -> str:
@@ -48,14 +47,12 @@ def bar_chart(bars: Sequence[Bar], *, title: str) -> Markup:
             f'<text class="bar-label" x="{LABEL_WIDTH - 6}" y="{y + 15}" '
             f'text-anchor="end">{escape(label)}</text>'
         )
-        if bar.value is None and bar.complementary:
-            parts.append(
-                f'<text class="bar-value" x="{LABEL_WIDTH}" y="{y + 15}">x<title>hidden so '
-                "that a smaller count cannot be worked out from it</title></text>"
-            )
-            continue
         if bar.value is None:
-            parts.append(f'<text class="bar-value" x="{LABEL_WIDTH}" y="{y + 15}">&lt;5</text>')
+            # The same marker whatever the reason (see results_macros.cell).
+            parts.append(
+                f'<text class="bar-value" x="{LABEL_WIDTH}" y="{y + 15}">x<title>hidden: fewer '
+                "than 5 people, or a count that would let such a group be worked out</title></text>"
+            )
             continue
         width = round(room * bar.value / largest, 1)
         parts.append(

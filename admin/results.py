@@ -60,7 +60,7 @@ def _question(defn: PollDefinition, question, rows: list[tally.AnswerRow]) -> di
         # a hidden cell away is hidden with it.
         item["tables"], hidden = tally.disaggregations(question, defn, rows)
         bars = [
-            charts.Bar(label, None, complementary=True) if index in hidden else charts.Bar(label, n)
+            charts.Bar(label, None if index in hidden else n)
             for index, (label, n) in enumerate(tally.choice_counts(question, defn, rows))
         ]
         item["chart"] = charts.bar_chart(bars, title=title)

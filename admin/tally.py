@@ -48,9 +48,11 @@ Cell = tuple[int, int]  # (row, column) in a table
 class Table:
     """A disaggregation: one row per group, one column per option; None means suppressed.
 
-    `suppressed` counts the small cells (1 to MIN_CELL - 1, shown as "<5");
+    `suppressed` counts the small cells (1 to MIN_CELL - 1);
     `complementary` holds the (row, column) of larger cells hidden only so that a small one
-    cannot be worked out from the totals (column `len(columns)` is the n column);
+    cannot be worked out from the totals (column `len(columns)` is the n column). Both are
+    None in `rows` and shown with one marker, so a reader cannot tell which hidden cell is
+    the small one;
     `hidden_totals` the options whose chart bar must be hidden for the same reason. A
     `withheld` table could not be protected without hiding the answer count itself, so
     none of its rows are shown.
@@ -63,10 +65,6 @@ class Table:
     complementary: frozenset[Cell] = frozenset()
     hidden_totals: frozenset[int] = frozenset()
     withheld: bool = False
-
-    def hidden_for_totals(self, row: int, column: int) -> bool:
-        """Whether this cell is hidden to protect another (not because it is small)."""
-        return (row, column) in self.complementary
 
 
 def suppress(count: int) -> int | None:
@@ -272,8 +270,8 @@ def _protect(
     `grid` is the groups' rows plus a last row of column totals ending in the answer count.
     That count is always shown, so when the only protection left is hiding it, no row of
     the table is shown instead. A table of a single group repeats the chart, which
-    publishes overall counts: it hides only what the chart hides (its small cells are
-    still shown as "<5").
+    publishes overall counts: it hides only what the chart hides (besides its own small
+    cells).
     """
     last, width = len(grid) - 1, len(grid[0])
     if last < 2:
