@@ -5,7 +5,9 @@ Two scenarios, both through `heard serve` (gunicorn) and a real database:
   profile answers, two poll answers): new participants, sessions, NLU, answers, replies;
 - `answers` (the "replies" of the goal): `--participants` consented people, the demo poll
   launched to all of them, then phones answer its questions: what floods in for hours
-  after a national launch.
+  after a national launch;
+- `status`: the same launch marked sent through Twilio, then Twilio's delivery callbacks
+  (`sent`, `delivered`) for each message: two per message sent, more than the replies.
 `--rate 0` is closed loop (as fast as answers come back) to find the ceiling.
 
 Prints one JSON object: machine, settings, throughput, p50/p90/p99 from the moment each
@@ -15,6 +17,7 @@ request was due, and what the database holds afterwards (every request must be s
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import tempfile
 from contextlib import ExitStack
@@ -51,8 +54,6 @@ def conversations(
 
     A phone's messages stay in one lane, in order, so its conversation makes sense.
     """
-    validator = RequestValidator(env["TWILIO_AUTH_TOKEN"])
-    url = env["HEARD_PUBLIC_URL"] + "/sms/twilio"
     out: list[list[h.Request]] = [[] for _ in range(lanes)]
     sent = 0
     for phone in range(first, first + phones):
@@ -67,14 +68,70 @@ def conversations(
                 "Body": text,
                 "NumMedia": "0",
             }
-            body = "&".join(f"{k}={_quote(v)}" for k, v in form.items()).encode()
-            headers = {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": validator.compute_signature(url, form),
-            }
-            out[phone % lanes].append(h.Request("/sms/twilio", body, headers))
+            out[phone % lanes].append(signed("/sms/twilio", form, env))
             sent += 1
     return out
+
+
+def status_callbacks(
+    phones: int, total: int, env: dict[str, str], lanes: int, *, first: int = 0
+) -> list[list]:
+    """Twilio's status callbacks for the launch's first questions to `phones` people:
+    `sent`, then `delivered`, per message, as Twilio posts them to the StatusCallback URL
+    (field names from Twilio's docs)."""
+    out: list[list[h.Request]] = [[] for _ in range(lanes)]
+    sent = 0
+    for phone in range(first, first + phones):
+        for status in ("sent", "delivered"):
+            if sent == total:
+                return out
+            sid = launch_sid(population.phone(phone))
+            form = {
+                "MessageSid": sid,
+                "SmsSid": sid,
+                "MessageStatus": status,
+                "SmsStatus": status,
+                "AccountSid": env["TWILIO_ACCOUNT_SID"],
+                "From": env["TWILIO_FROM"],
+                "To": population.phone(phone),
+                "ApiVersion": "2010-04-01",
+            }
+            out[phone % lanes].append(signed("/sms/twilio/status", form, env))
+            sent += 1
+    return out
+
+
+def launch_sid(phone: str) -> str:
+    """The Twilio message SID the benchmark gives the launch's message to `phone`."""
+    return "SM" + hashlib.md5(phone.encode()).hexdigest()
+
+
+def mark_launch_sent(database_url: str) -> None:
+    """As if the outbox had sent the launch through Twilio: status `sent` and a SID."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            rows = connection.exec_driver_sql('SELECT id, "to" FROM outbound_messages').all()
+            connection.execute(
+                sa.text(
+                    "UPDATE outbound_messages SET status = 'sent', provider = 'twilio', "
+                    "provider_message_id = :sid WHERE id = :id"
+                ),
+                [{"id": row_id, "sid": launch_sid(to)} for row_id, to in rows],
+            )
+    finally:
+        engine.dispose()
+
+
+def signed(path: str, form: dict[str, str], env: dict[str, str]) -> h.Request:
+    """A form POST to `path` with the `X-Twilio-Signature` Twilio would compute."""
+    validator = RequestValidator(env["TWILIO_AUTH_TOKEN"])
+    body = "&".join(f"{k}={_quote(v)}" for k, v in form.items()).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": validator.compute_signature(env["HEARD_PUBLIC_URL"] + path, form),
+    }
+    return h.Request(path, body, headers)
 
 
 def _quote(value: str) -> str:
@@ -83,14 +140,19 @@ def _quote(value: str) -> str:
     return quote_plus(value)
 
 
-def stored(database_url: str) -> dict[str, int]:
+def stored(database_url: str) -> dict[str, object]:
     engine = sa.create_engine(database_url)
     try:
         with engine.connect() as connection:
-            return {
+            counts: dict[str, object] = {
                 table: connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
                 for table in ("inbound_messages", "participants", "outbound_messages")
             }
+            by_status = connection.exec_driver_sql(
+                "SELECT status, count(*) FROM outbound_messages GROUP BY status"
+            )
+            counts["outbound_by_status"] = dict(by_status.all())
+            return counts
     finally:
         engine.dispose()
 
@@ -107,10 +169,15 @@ def scenario_requests(
     warm_phones = math.ceil(warmup / len(texts))
     prepared: dict[str, object] = {}
     number = new_phone
-    if args.scenario == "answers":
+    if args.scenario in ("answers", "status"):
         people = max(args.participants, phones + warm_phones)
         prepared = {"participants": people, **population.launched_population(url, people)}
         number = population.phone
+    if args.scenario == "status":
+        mark_launch_sent(url)
+        measured = status_callbacks(phones, total, env, lanes)
+        warm = status_callbacks(warm_phones, warmup, env, lanes, first=phones)
+        return measured, warm, prepared
     measured = conversations(phones, total, env, lanes, texts=texts, number=number)
     warm = conversations(warm_phones, warmup, env, lanes, texts=texts, number=number, first=phones)
     return measured, warm, prepared
@@ -170,7 +237,9 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--scenario", choices=["onboarding", "answers"], default="onboarding")
+    parser.add_argument(
+        "--scenario", choices=["onboarding", "answers", "status"], default="onboarding"
+    )
     parser.add_argument(
         "--participants", type=int, default=0, help="answers: people the poll goes to"
     )

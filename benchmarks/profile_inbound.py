@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
     parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--scenario", choices=["onboarding", "answers"], default="onboarding")
+    parser.add_argument(
+        "--scenario", choices=["onboarding", "answers", "status"], default="onboarding"
+    )
     parser.add_argument("--participants", type=int, default=0, help="answers: poll audience")
     parser.add_argument("--html", default=None)
     parser.add_argument("--no-profile", action="store_true", help="time and count only")
