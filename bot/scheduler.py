@@ -27,7 +27,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 JOB_TABLE = "apscheduler_jobs"
 MISFIRE_GRACE_SECONDS = 3600
+# While the database is away, the scheduling loop looks again this often (APScheduler's
+# own jobstore_retry_interval when reading due jobs fails).
+JOBSTORE_RETRY_SECONDS = 10
+DATABASE_ERRORS = (sa.exc.DBAPIError, sa.exc.TimeoutError)
 
 # duty name → seconds between runs
 INTERVALS: dict[str, int] = {
@@ -219,12 +223,44 @@ def run_duty(name: str) -> None:
         log.exception("scheduler duty %s failed", name)
 
 
-def build_scheduler(services):
+def job_store(engine: sa.Engine):
+    """APScheduler's SQLAlchemy job store, made to survive a database outage.
+
+    APScheduler 3 catches a failure to read the due jobs (and retries 10 s later), but
+    not one in `update_job` or `get_next_run_time`, which it calls in the same loop right
+    after: if the connection is cut between those calls, the exception ends the scheduling
+    thread, and `heard scheduler` stays alive running nothing, ever (no launches, rounds or
+    reminders), with no exit for a supervisor to restart. Here both degrade instead: a job
+    whose next run could not be stored is still due in the table, so it runs again once
+    the database is back (the duties are idempotent), and the loop wakes up again in
+    JOBSTORE_RETRY_SECONDS.
+    """
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    class OutageTolerantJobStore(SQLAlchemyJobStore):
+        def update_job(self, job) -> None:
+            try:
+                super().update_job(job)
+            except DATABASE_ERRORS as error:
+                log.warning(
+                    "scheduler: next run of %s not stored, database away: %s", job.id, error
+                )
+
+        def get_next_run_time(self):
+            try:
+                return super().get_next_run_time()
+            except DATABASE_ERRORS as error:
+                log.warning("scheduler: database away, looking again shortly: %s", error)
+                return datetime.now(UTC) + timedelta(seconds=JOBSTORE_RETRY_SECONDS)
+
+    return OutageTolerantJobStore(engine=engine, tablename=JOB_TABLE)
+
+
+def build_scheduler(services):
     from apscheduler.schedulers.background import BackgroundScheduler
 
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=services.db.engine, tablename=JOB_TABLE)},
+        jobstores={"default": job_store(services.db.engine)},
         job_defaults={
             "coalesce": True,
             "max_instances": 1,

@@ -61,8 +61,10 @@ def run_worker(services, *, once: bool = False, stop: threading.Event | None = N
             last_recovery = services.clock.now()
         try:
             report = outbox.drain_once()
-        except (sa.exc.DBAPIError, sa.exc.TimeoutError):
-            log.exception("database unavailable; the outbox waits")
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
+            # Expected while the database restarts, and retried: a warning with the cause,
+            # not an ERROR traceback per worker every few seconds.
+            log.warning("database unavailable; the outbox waits: %s", _first_line(error))
             if once:
                 return
             stop.wait(DATABASE_DOWN_SECONDS)
@@ -83,12 +85,17 @@ def recover(outbox: Outbox) -> RecoveryReport | None:
     """
     try:
         recovered = outbox.recover()
-    except (sa.exc.DBAPIError, sa.exc.TimeoutError):
-        log.exception("could not recover rows left sending; carrying on")
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
+        log.warning("could not recover rows left sending; carrying on: %s", _first_line(error))
         return None
     if recovered.sent or recovered.unknown or recovered.requeued:
         log.warning("recovered rows left sending: %s", recovered)
     return recovered
+
+
+def _first_line(error: Exception) -> str:
+    """The cause without SQLAlchemy's statement and background link."""
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _stop_on_sigterm(stop: threading.Event) -> None:

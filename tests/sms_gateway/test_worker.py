@@ -185,3 +185,20 @@ def test_three_worker_processes_send_each_message_exactly_once(
         )
     assert sending_marks == total
     assert elapsed < 60, f"draining took {elapsed:.1f}s"
+
+
+def test_a_database_outage_is_a_warning_and_the_worker_waits(services, monkeypatch, caplog):
+    """Expected while the database restarts, and retried: no ERROR traceback per attempt
+    (benchmarks/db_outage.py counts tracebacks in the processes' logs)."""
+
+    def cut(*_args, **_kwargs):
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(outbox_for(services), "drain_once", cut)
+    monkeypatch.setattr(outbox_for(services), "recover", cut)
+    with caplog.at_level("WARNING", logger="sms_gateway.worker"):
+        run_worker(services, once=True)
+    records = [r for r in caplog.records if r.name == "sms_gateway.worker"]
+    assert [r.levelname for r in records] == ["WARNING", "WARNING"]
+    assert all(r.exc_info is None for r in records)
+    assert "server closed the connection" in records[-1].getMessage()
