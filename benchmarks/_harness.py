@@ -416,6 +416,16 @@ def replay_in_process(app, requests: Sequence[Request], around=None) -> dict[str
     }
 
 
+def run_and_verify(run: Callable[[object], dict[str, object]], args: object) -> None:
+    """For the scripted checks (deploy_check, db_outage): a plain SIGTERM would skip their
+    clean-up (stop the processes, drop the database), so it exits through it; print the
+    result and exit 1 unless it says `verified`."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    result = run(args)
+    emit(result)
+    sys.exit(0 if result["verified"] else 1)
+
+
 def emit(result: dict[str, object]) -> None:
     """Print the one JSON object a benchmark produces (a caller may collect several)."""
     print(json.dumps(result), flush=True)

@@ -26,8 +26,6 @@ import http.client
 import multiprocessing as mp
 import re
 import shutil
-import signal
-import sys
 import tempfile
 import threading
 import time
@@ -58,11 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retry-delay", type=float, default=1.0, help="after a 503, seconds")
     parser.add_argument("--drain-timeout", type=float, default=180, help="seconds")
     parser.add_argument("--logs", type=Path, help="copy the processes' logs here")
-    # A plain SIGTERM would skip the clean-up: stop the processes, drop the database.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    result = run(parser.parse_args(argv))
-    h.emit(result)
-    sys.exit(0 if result["verified"] else 1)
+    h.run_and_verify(run, parser.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:

@@ -54,11 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--drain-timeout", type=float, default=180, help="seconds")
     parser.add_argument("--logs", type=Path, help="copy honcho's and nginx's logs here")
-    # A plain SIGTERM would skip the clean-up: stop honcho and nginx, drop the database.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    result = run(parser.parse_args(argv))
-    h.emit(result)
-    sys.exit(0 if result["verified"] else 1)
+    h.run_and_verify(run, parser.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
