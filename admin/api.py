@@ -8,6 +8,7 @@ is a 422 that lists every problem, so a script can fix them all in one go.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,9 +69,20 @@ def _db():
     return current_app.extensions["heard"].db
 
 
-def _require(*roles: str) -> None:
+def require_role(*roles: str) -> None:
+    """403 unless the token's user has one of `roles` (every /api/v1 module uses this)."""
     if not has_role(*roles):
         abort(403, description="your role does not allow this")
+
+
+def actor_id() -> int | None:
+    """The user behind the request, for the audit log and authorship columns."""
+    return getattr(current_principal(), "id", None)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A naive UTC timestamp as the API writes it (ISO 8601 with Z)."""
+    return moment.isoformat() + "Z" if moment else None
 
 
 def _json_object() -> dict[str, Any]:
@@ -141,7 +153,7 @@ def group_json(g: m.Group, members: int | None = None) -> dict[str, Any]:
 )
 @require_token
 def participants_list():
-    _require(COORDINATOR, ANALYST)
+    require_role(COORDINATOR, ANALYST)
     filters = Filters.from_args(request.args)
     query = participant_query(current_organisation_id(), filters, by_number=has_role(COORDINATOR))
     with _db().session() as session:
@@ -162,7 +174,7 @@ def participants_list():
 )
 @require_token
 def participants_create():
-    _require(COORDINATOR)
+    require_role(COORDINATOR)
     body = _json_object()
     organisation_id = current_organisation_id()
     with _db().session() as session:
@@ -208,7 +220,7 @@ def participants_create():
 @api_route(blueprint, "/participants/<int:participant_id>", summary="One participant")
 @require_token
 def participants_show(participant_id: int):
-    _require(COORDINATOR, ANALYST)
+    require_role(COORDINATOR, ANALYST)
     with _db().session() as session:
         participant = get_owned(session, m.Participant, participant_id)
         body = participant_json(participant)
@@ -222,7 +234,7 @@ def participants_show(participant_id: int):
 @api_route(blueprint, "/groups", summary="List groups", query=PAGE_QUERY)
 @require_token
 def groups_list():
-    _require(COORDINATOR, ANALYST)
+    require_role(COORDINATOR, ANALYST)
     query = (
         sa.select(m.Group)
         .where(m.Group.organisation_id == current_organisation_id())
@@ -242,7 +254,7 @@ def groups_list():
 )
 @require_token
 def groups_create():
-    _require(COORDINATOR)
+    require_role(COORDINATOR)
     body = _json_object()
     name = str(body.get("name") or "").strip()
     if not name or len(name) > 200:
@@ -265,7 +277,7 @@ def groups_create():
 )
 @require_token
 def group_members(group_id: int):
-    _require(COORDINATOR, ANALYST)
+    require_role(COORDINATOR, ANALYST)
     with _db().session() as session:
         group = get_owned(session, m.Group, group_id)
         return jsonify(
@@ -283,7 +295,7 @@ def group_members(group_id: int):
 )
 @require_token
 def group_members_add(group_id: int):
-    _require(COORDINATOR)
+    require_role(COORDINATOR)
     ids = _json_object().get("participants")
     if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
         return jsonify({"error": "participants must be a list of participant ids"}), 422
@@ -351,7 +363,7 @@ def polls_list():
 )
 @require_token
 def polls_create():
-    _require(COORDINATOR)
+    require_role(COORDINATOR)
     body = _json_object()
     try:
         definition = load_poll(body)
@@ -364,7 +376,7 @@ def polls_create():
         audit(
             session,
             organisation_id=organisation_id,
-            user_id=getattr(current_principal(), "id", None),
+            user_id=actor_id(),
             action="poll.save",
             target=poll.key,
             detail={"version": version.version, "via": "api"},

@@ -18,11 +18,9 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from admin.access import (
     COORDINATOR,
     current_organisation_id,
-    current_principal,
     get_owned,
-    has_role,
 )
-from admin.api import PAGE_QUERY, paginate
+from admin.api import PAGE_QUERY, actor_id, iso, paginate, require_role
 from admin.api_auth import require_token
 from admin.launches import progress
 from admin.openapi import PREFIX, api_route
@@ -58,19 +56,6 @@ def _services():
     return current_app.extensions["heard"]
 
 
-def _require_staff() -> None:
-    if not has_role(COORDINATOR):
-        abort(403, description="your role does not allow this")
-
-
-def _actor() -> int | None:
-    return getattr(current_principal(), "id", None)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
-
-
 def launch_json(row: m.Launch) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -78,9 +63,9 @@ def launch_json(row: m.Launch) -> dict[str, Any]:
         "poll_version": row.poll_version.version,
         "status": row.status,
         "audience": row.audience,
-        "scheduled_for": _iso(row.scheduled_for),
-        "started_at": _iso(row.started_at),
-        "finished_at": _iso(row.finished_at),
+        "scheduled_for": iso(row.scheduled_for),
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
         "repoll": row.repoll_round_id is not None,
     }
 
@@ -116,7 +101,7 @@ def _scheduled_for(raw: Any, now: datetime) -> datetime | None:
 )
 @require_token
 def create(poll_id: int):
-    _require_staff()
+    require_role(COORDINATOR)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, description="the body must be a JSON object (Content-Type: application/json)")
@@ -140,7 +125,7 @@ def create(poll_id: int):
                 version.id,
                 audience,
                 scheduled_for=scheduled_for,
-                created_by=_actor(),
+                created_by=actor_id(),
                 now=now,
             )
             if scheduled_for is None:
@@ -154,13 +139,13 @@ def create(poll_id: int):
         audit(
             session,
             organisation_id=organisation_id,
-            user_id=_actor(),
+            user_id=actor_id(),
             action="launch.scheduled" if scheduled_for else "launch.started",
             target=f"launch:{row.id}",
             detail={
                 "poll_version_id": version.id,
                 "audience": row.audience,
-                "scheduled_for": _iso(scheduled_for),
+                "scheduled_for": iso(scheduled_for),
                 "reached": numbers["reached"] if scheduled_for is None else None,
                 "via": "api",
             },
@@ -227,7 +212,7 @@ def resume(launch_id: int):
 
 
 def _pause_or_resume(launch_id: int, action: str):
-    _require_staff()
+    require_role(COORDINATOR)
     now = _services().clock.now()
     with _services().db.session() as session:
         row = get_owned(session, m.Launch, launch_id)
@@ -239,7 +224,7 @@ def _pause_or_resume(launch_id: int, action: str):
         audit(
             session,
             organisation_id=row.organisation_id,
-            user_id=_actor(),
+            user_id=actor_id(),
             action=f"launch.{'paused' if action == 'pause' else 'resumed'}",
             target=f"launch:{launch_id}",
             detail={"messages": moved, "via": "api"},

@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy.orm as so
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from admin.access import COORDINATOR, current_principal, get_owned, has_role
+from admin.access import COORDINATOR, get_owned
+from admin.api import actor_id, require_role
 from admin.api_auth import require_token
 from admin.openapi import PREFIX, api_route
 from admin.poll_feedback import scope_for
@@ -45,10 +46,6 @@ SEND_BODY = {"type": "object", "properties": {"launch_id": LAUNCH_ID}}
 
 def _services():
     return current_app.extensions["heard"]
-
-
-def _actor() -> int | None:
-    return getattr(current_principal(), "id", None)
 
 
 def _body() -> dict[str, Any]:
@@ -124,8 +121,7 @@ def show(poll_id: int):
 )
 @require_token
 def save(poll_id: int):
-    if not has_role(COORDINATOR):
-        abort(403, description="your role does not allow this")
+    require_role(COORDINATOR)
     body = _body()
     texts = body.get("text")
     if texts is not None and not isinstance(texts, dict):
@@ -136,13 +132,13 @@ def save(poll_id: int):
         if existing is not None and existing.sent_at is not None:
             return jsonify({"error": "this summary was already sent"}), 409
         try:
-            row, created = poll_feedback.save_draft(session, scope, texts, user_id=_actor())
+            row, created = poll_feedback.save_draft(session, scope, texts, user_id=actor_id())
         except poll_feedback.SummaryError as problem:
             return jsonify({"error": str(problem)}), 422
         audit(
             session,
             organisation_id=poll.organisation_id,
-            user_id=_actor(),
+            user_id=actor_id(),
             action="poll.summary.created" if created else "poll.summary.edited",
             target=f"poll:{poll.id}",
             detail={
@@ -168,8 +164,7 @@ def save(poll_id: int):
 )
 @require_token
 def send(poll_id: int):
-    if not has_role(COORDINATOR):
-        abort(403, description="your role does not allow this")
+    require_role(COORDINATOR)
     body = _body()
     with _services().db.session() as session:
         poll, scope = _scope(session, poll_id, body.get("launch_id"))
@@ -178,7 +173,7 @@ def send(poll_id: int):
             return jsonify({"error": "no summary saved yet: POST .../summary first"}), 409
         try:
             queued = poll_feedback.send_summary(
-                session, row, _services().clock.now(), user_id=_actor(), via="api"
+                session, row, _services().clock.now(), user_id=actor_id(), via="api"
             )
         except poll_feedback.SummaryError as problem:
             return jsonify({"error": str(problem)}), 422

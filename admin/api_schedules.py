@@ -10,7 +10,7 @@ organisation's wall clock ("09:00"), and moments are UTC with a `Z`.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,11 +20,9 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from admin.access import (
     COORDINATOR,
     current_organisation_id,
-    current_principal,
     get_owned,
-    has_role,
 )
-from admin.api import PAGE_QUERY, paginate
+from admin.api import PAGE_QUERY, actor_id, iso, paginate, require_role
 from admin.api_auth import require_token
 from admin.openapi import PREFIX, api_route
 from bot import recurring
@@ -75,19 +73,6 @@ def _services():
     return current_app.extensions["heard"]
 
 
-def _require_staff() -> None:
-    if not has_role(COORDINATOR):
-        abort(403, description="your role does not allow this")
-
-
-def _actor() -> int | None:
-    return getattr(current_principal(), "id", None)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
-
-
 def schedule_json(
     row: m.RecurringPoll,
     poll_key: str,
@@ -110,7 +95,7 @@ def schedule_json(
         "ends_on": row.ends_on.isoformat() if row.ends_on else None,
         "active": row.active,
         "next_occurrence": (
-            {"on": upcoming[0].isoformat(), "due_at": _iso(upcoming[1])} if upcoming else None
+            {"on": upcoming[0].isoformat(), "due_at": iso(upcoming[1])} if upcoming else None
         ),
         "recent_launches": [
             {
@@ -224,7 +209,7 @@ def index():
 )
 @require_token
 def create():
-    _require_staff()
+    require_role(COORDINATOR)
     body = _body()
     poll_id, audience = body.get("poll_id"), body.get("audience")
     if isinstance(poll_id, bool) or not isinstance(poll_id, int):
@@ -251,7 +236,7 @@ def create():
                 send_at=_time(body, time(9, 0)),
                 starts_on=starts_on,
                 ends_on=_date(body, "ends_on", None),
-                created_by=_actor(),
+                created_by=actor_id(),
             )
         except (LookupError, ValueError) as problem:  # RecurringError and AudienceError
             return jsonify({"error": str(problem)}), 400
@@ -281,7 +266,7 @@ def show(schedule_id: int):
 )
 @require_token
 def update(schedule_id: int):
-    _require_staff()
+    require_role(COORDINATOR)
     body = _body()
     unknown = sorted(set(body) - set(UPDATE_BODY["properties"]))
     if unknown:
@@ -315,7 +300,7 @@ def _audit(session: so.Session, action: str, row: m.RecurringPoll, **detail) -> 
     audit(
         session,
         organisation_id=row.organisation_id,
-        user_id=_actor(),
+        user_id=actor_id(),
         action=action,
         target=f"schedule:{row.id}",
         detail={**detail, "via": "api"},
