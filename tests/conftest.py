@@ -135,6 +135,21 @@ def runner(app):
 
 
 @pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The app on a real socket (127.0.0.1, a free port), for the browser tests."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
 def organisation(db: Database):
     """A Kenyan organisation speaking English and Swahili, with the demo poll."""
     from bot.flows.poll_format import load_poll

@@ -4,12 +4,10 @@ and the whole send's cost follow what the coordinator types, then the send goes 
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from admin.auth import create_user
 from storage import models as m
@@ -23,16 +21,6 @@ PASSWORD = "correct horse battery"
 if CHROMIUM is None:
     pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 @pytest.fixture

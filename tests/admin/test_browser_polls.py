@@ -11,13 +11,11 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from admin.auth import create_user
 from bot.segments import measure
@@ -60,16 +58,6 @@ def fake_twilio():
     with fake:
         yield fake
     assert fake.rejections == [], "the fake Twilio rejected requests"
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 @pytest.fixture

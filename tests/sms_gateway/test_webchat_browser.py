@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from heard.config import TwilioSettings
 from sms_gateway.worker import drain_once
@@ -33,16 +31,6 @@ def settings(settings, fake_twilio):
         twilio=TwilioSettings(fake_twilio.account_sid, fake_twilio.auth_token, "+15005550006"),
         twilio_api_base=fake_twilio.url,
     )
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 @pytest.fixture
