@@ -24,6 +24,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from admin.access import ANALYST, COORDINATOR, get_owned, has_role, role_required
+from admin.form_fields import Errors, date_field, time_of_day, whole_number
 from admin.i18n import N_, _
 from admin.launches import audience_from, options
 from admin.polls import latest
@@ -37,7 +38,6 @@ from storage.queries import audit
 
 blueprint = Blueprint("schedules", __name__, template_folder="templates")
 
-Errors = dict[str, list[str]]
 
 WEEKDAY_NAMES = (
     N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
@@ -160,35 +160,6 @@ class ScheduleInput:
     ends_on: date | None
 
 
-def _whole(form: Mapping[str, str], name: str, errors: Errors, *, low: int, high: int) -> int:
-    raw = (form.get(name) or "").strip()
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        errors.setdefault(name, []).append(
-            _("A whole number from %(low)s to %(high)s.", low=low, high=high)
-        )
-        return low
-    return int(raw)
-
-
-def _date(form: Mapping[str, str], name: str, errors: Errors) -> date | None:
-    raw = (form.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.setdefault(name, []).append(_("Not a date (YYYY-MM-DD)."))
-        return None
-
-
-def _time(form: Mapping[str, str], name: str, errors: Errors) -> time:
-    try:
-        return time.fromisoformat((form.get(name) or "").strip()).replace(second=0, microsecond=0)
-    except ValueError:
-        errors.setdefault(name, []).append(_("A time of day (HH:MM)."))
-        return time(9, 0)
-
-
 def _weekday(form: Mapping[str, str], errors: Errors) -> int | None:
     raw = (form.get("weekday") or "").strip()
     if not raw:
@@ -202,15 +173,15 @@ def _weekday(form: Mapping[str, str], errors: Errors) -> int | None:
 def schedule_from(form: Mapping[str, str]) -> tuple[ScheduleInput | None, Errors]:
     """The cadence fields, read; `bot.recurring` judges how they fit together."""
     errors: Errors = {}
-    every_days = _whole(form, "every_days", errors, low=1, high=365)
+    every_days = whole_number(form, "every_days", errors, low=1, high=365)
     weekday = _weekday(form, errors)
     if weekday is not None and "every_days" not in errors and every_days % 7:
         errors.setdefault("every_days", []).append(
             _("With a day of the week, repeat every 7, 14, 21… days.")
         )
-    send_at = _time(form, "send_at", errors)
-    starts_on = _date(form, "starts_on", errors)
-    ends_on = _date(form, "ends_on", errors)
+    send_at = time_of_day(form, "send_at", errors, default=time(9, 0))
+    starts_on = date_field(form, "starts_on", errors)
+    ends_on = date_field(form, "ends_on", errors)
     if starts_on and ends_on and ends_on < starts_on:
         errors.setdefault("ends_on", []).append(_("The end comes before the start."))
     if errors:

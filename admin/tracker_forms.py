@@ -16,12 +16,11 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from admin.form_fields import Errors, date_field, time_of_day, whole_number
 from admin.i18n import _
 from admin.launches import audience_from
 from bot.commitments import STATUSES
 from bot.verdicts import DEFAULT_THRESHOLDS
-
-Errors = dict[str, list[str]]
 
 MAX_OFFICIALS = 50
 MAX_NOTE = 500
@@ -66,33 +65,10 @@ def _text(form: Mapping[str, str], name: str, errors: Errors, *, limit: int, req
     return value
 
 
-def _date(form: Mapping[str, str], name: str, errors: Errors, *, required: bool) -> date | None:
-    raw = (form.get(name) or "").strip()
-    if not raw:
-        if required:
-            errors.setdefault(name, []).append(_("Pick a date."))
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.setdefault(name, []).append(_("Not a date (YYYY-MM-DD)."))
-        return None
-
-
-def _whole(form: Mapping[str, str], name: str, errors: Errors, *, low: int, high: int) -> int:
-    raw = (form.get(name) or "").strip()
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        errors.setdefault(name, []).append(
-            _("A whole number from %(low)s to %(high)s.", low=low, high=high)
-        )
-        return low
-    return int(raw)
-
-
 def dialogue_from(form: Mapping[str, str]) -> tuple[DialogueInput | None, Errors]:
     errors: Errors = {}
     title = _text(form, "title", errors, limit=200)
-    held_on = _date(form, "held_on", errors, required=True)
+    held_on = date_field(form, "held_on", errors, required=True)
     place = _text(form, "place", errors, limit=200, required=False)
     notes = _text(form, "notes", errors, limit=20_000, required=False)
     officials = tuple(
@@ -114,7 +90,7 @@ def commitment_from(
     errors: Errors = {}
     duty_bearer = _text(form, "duty_bearer", errors, limit=200)
     description = _text(form, "description", errors, limit=5_000)
-    due_on = _date(form, "due_on", errors, required=True)
+    due_on = date_field(form, "due_on", errors, required=True)
     names = {language: (form.get(f"short_name-{language}") or "").strip() for language in languages}
     names = {k: v for k, v in names.items() if v}
     if not names:
@@ -131,10 +107,10 @@ def commitment_from(
         errors.setdefault("audience", []).append(
             _("Pick who is asked: at least one group, village, language or profile value.")
         )
-    every_days = _whole(form, "every_days", errors, low=1, high=MAX_EVERY_DAYS)
-    weeks = _whole(form, "weeks_after_due", errors, low=0, high=MAX_WEEKS_AFTER_DUE)
-    send_at = _time(form, "send_at", errors)
-    starts_on = _date(form, "starts_on", errors, required=False) if first_round else None
+    every_days = whole_number(form, "every_days", errors, low=1, high=MAX_EVERY_DAYS)
+    weeks = whole_number(form, "weeks_after_due", errors, low=0, high=MAX_WEEKS_AFTER_DUE)
+    send_at = time_of_day(form, "send_at", errors, default=time(10, 0))
+    starts_on = date_field(form, "starts_on", errors, required=False) if first_round else None
     if errors:
         return None, errors
     return CommitmentInput(
@@ -142,22 +118,13 @@ def commitment_from(
     ), errors
 
 
-def _time(form: Mapping[str, str], name: str, errors: Errors) -> time:
-    raw = (form.get(name) or "").strip()
-    try:
-        return time.fromisoformat(raw).replace(second=0, microsecond=0)
-    except ValueError:
-        errors.setdefault(name, []).append(_("A time of day (HH:MM)."))
-        return time(10, 0)
-
-
 def thresholds_from(form: Mapping[str, str]) -> tuple[dict[str, float] | None, Errors]:
     """Shares are typed as percentages (people think "60%"), stored as fractions."""
     errors: Errors = {}
     limits: dict[str, float] = {}
     for name in SHARES:
-        limits[name] = _whole(form, name, errors, low=1, high=100) / 100
-    limits["min_responses"] = _whole(form, "min_responses", errors, low=1, high=100_000)
+        limits[name] = whole_number(form, name, errors, low=1, high=100) / 100
+    limits["min_responses"] = whole_number(form, "min_responses", errors, low=1, high=100_000)
     if errors:
         return None, errors
     return limits, errors
