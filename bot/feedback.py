@@ -24,7 +24,7 @@ import sqlalchemy.orm as so
 
 from bot.commitments import DONE_KEY, commitment_of_round
 from bot.flows.poll_format import localised
-from bot.outreach import insert_outbox, outreach_values
+from bot.outreach import outreach_values
 from bot.texts import Texts
 from storage import models as m
 from storage import queries
@@ -108,7 +108,7 @@ def send_feedback(db: so.Session, round_row: m.RepollRound, now: datetime) -> in
             )
         )
     round_row.feedback_sent_at = now
-    return insert_outbox(db, values)
+    return queries.queue_outbound(db, values)
 
 
 def _respondents(round_id: int) -> sa.Select:

@@ -42,8 +42,9 @@ from bot.flows.answers import prompt_text
 from bot.flows.poll_format import PollDefinition, QuestionDef, should_ask
 from bot.messages import Reply
 from bot.polls import definition_of
-from bot.render import compose
+from bot.render import compose, outbox_values
 from storage import models as m
+from storage import queries
 
 log = logging.getLogger(__name__)
 
@@ -451,51 +452,6 @@ def outreach_values(
     )
 
 
-def outbox_values(
-    *,
-    organisation_id: int,
-    person: Any,
-    text: str,
-    language: str | None,
-    encoding: str,
-    segments: int,
-    now: datetime,
-    send_at: datetime,
-    launch_id: int | None = None,
-    session_id: int | None = None,
-    status: str = "queued",
-) -> dict[str, Any]:
-    """One outbox row for bulk insert. `person` has id, phone, channel and provider."""
-    return {
-        "organisation_id": organisation_id,
-        "participant_id": person.id,
-        "channel": person.channel or "sms",
-        "provider": person.provider or "console",
-        "to": person.phone,
-        "text": text,
-        "language": language,
-        "encoding": encoding,
-        "segments": segments,
-        "status": status,
-        "is_reply": False,
-        "attempts": 0,
-        "next_attempt_at": send_at,
-        "launch_id": launch_id,
-        "session_id": session_id,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def insert_outbox(db: so.Session, values: list[dict[str, Any]]) -> int:
-    """Bulk outbox insert (one executemany). As with `storage.queries.add_outbound`, a
-    row's creation is its own history's first entry: no status event is written."""
-    if not values:
-        return 0
-    db.execute(sa.insert(m.OutboundMessage.__table__), values)
-    return len(values)
-
-
 # --- the admin screen --------------------------------------------------------------------
 
 
@@ -657,7 +613,7 @@ def _remind(db: so.Session, row: m.Launch, now: datetime) -> int:
         .where(session.id.in_(ids))
         .values(reminders_sent=session.reminders_sent + 1, updated_at=now, expires_at=now + timeout)
     )
-    return insert_outbox(db, values)
+    return queries.queue_outbound(db, values)
 
 
 def due_launches(db: so.Session, now: datetime) -> list[LaunchReport]:

@@ -39,7 +39,7 @@ import sqlalchemy.orm as so
 from bot import audience as audiences
 from bot.flows.poll_format import CHOICE_TYPES, PollDefinition, QuestionDef, localised
 from bot.messages import Reply
-from bot.outreach import insert_outbox, outreach_values
+from bot.outreach import outreach_values
 from bot.polls import definition_of
 from bot.render import compose
 from bot.texts import Texts
@@ -364,7 +364,8 @@ def send_summary(
         return 0
     db.refresh(summary)
     queued = sum(
-        insert_outbox(db, values) for values in _messages(db, scope, organisation, texts, now)
+        queries.queue_outbound(db, values)
+        for values in _messages(db, scope, organisation, texts, now)
     )
     summary.recipients = queued
     queries.audit(

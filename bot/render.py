@@ -7,6 +7,7 @@ text is sanitised first and the encoding and segment count are stored on the row
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -36,31 +37,63 @@ def outbound_values(
     in_reply_to_id: int | None = None,
     link_id: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """One outbox row's column values per reply of the turn.
+    """One outbox row's column values per reply of the turn, due now.
 
     `in_reply_to_id` is the stored inbound message, which the engine inserts without an
     ORM object (one `INSERT ... ON CONFLICT`).
     """
-    participant = turn.participant
     for reply in turn.replies:
         text, encoding, segments = compose(reply)
-        yield {
-            "organisation_id": turn.organisation.id,
-            "participant_id": participant.id,
-            "channel": participant.channel,
-            "provider": participant.provider or "console",
-            "to": participant.phone,
-            "text": text,
-            "language": reply.language,
-            "encoding": encoding,
-            "segments": segments,
-            "status": "queued",
-            "is_reply": in_reply_to_id is not None,
-            "in_reply_to_id": in_reply_to_id,
-            "link_id": link_id,
-            "created_at": turn.now,
-            "next_attempt_at": turn.now,
-        }
+        row = outbox_values(
+            organisation_id=turn.organisation.id,
+            person=turn.participant,
+            text=text,
+            language=reply.language,
+            encoding=encoding,
+            segments=segments,
+            now=turn.now,
+            send_at=turn.now,
+        )
+        row.update(
+            is_reply=in_reply_to_id is not None, in_reply_to_id=in_reply_to_id, link_id=link_id
+        )
+        yield row
+
+
+def outbox_values(
+    *,
+    organisation_id: int,
+    person: Any,
+    text: str,
+    language: str | None,
+    encoding: str,
+    segments: int,
+    now: datetime,
+    send_at: datetime,
+    launch_id: int | None = None,
+    session_id: int | None = None,
+    status: str = "queued",
+) -> dict[str, Any]:
+    """One outbox row for bulk insert. `person` has id, phone, channel and provider."""
+    return {
+        "organisation_id": organisation_id,
+        "participant_id": person.id,
+        "channel": person.channel or "sms",
+        "provider": person.provider or "console",
+        "to": person.phone,
+        "text": text,
+        "language": language,
+        "encoding": encoding,
+        "segments": segments,
+        "status": status,
+        "is_reply": False,
+        "attempts": 0,
+        "next_attempt_at": send_at,
+        "launch_id": launch_id,
+        "session_id": session_id,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def outbound_rows(turn: Turn) -> Iterator[m.OutboundMessage]:

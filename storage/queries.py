@@ -225,11 +225,14 @@ def add_outbound(session: so.Session, rows: Iterable[m.OutboundMessage]) -> list
     return rows
 
 
-def queue_outbound(session: so.Session, values: list[dict[str, Any]]) -> None:
-    """Queue outbox rows given as column values: one executemany and no ORM objects, for
-    the engine's replies, which nothing reads back in the same transaction."""
+def queue_outbound(session: so.Session, values: list[dict[str, Any]]) -> int:
+    """Queue outbox rows given as column values (bot.render.outbox_values): one
+    executemany and no ORM objects, for replies and outreach that nothing reads back in
+    the same transaction; how many were queued. No status event: as with `add_outbound`,
+    a row's creation is its own history's first entry."""
     if values:
         session.execute(sa.insert(m.OutboundMessage.__table__), values)
+    return len(values)
 
 
 def audit(
