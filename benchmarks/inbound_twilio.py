@@ -49,6 +49,7 @@ def conversations(
     texts: list[str] = CONVERSATION,
     number=new_phone,
     first: int = 0,
+    path: str = "/sms/twilio",
 ) -> list[list]:
     """`total` signed requests from `phones` numbers, dealt into `lanes` ordered lanes.
 
@@ -68,7 +69,7 @@ def conversations(
                 "Body": text,
                 "NumMedia": "0",
             }
-            out[phone % lanes].append(signed("/sms/twilio", form, env))
+            out[phone % lanes].append(signed(path, form, env))
             sent += 1
     return out
 
@@ -234,7 +235,7 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
-def main(argv: list[str] | None = None) -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
@@ -257,11 +258,12 @@ def main(argv: list[str] | None = None) -> None:
         "--warmup", type=int, default=200, help="unmeasured requests first (other phones)"
     )
     parser.add_argument("--runs", type=int, default=1, help="repeat; report the medians")
-    args = parser.parse_args(argv)
-    if args.runs == 1:
-        h.emit(run_once(args))
-    else:
-        h.emit(h.run_repeated(args.runs, lambda: run_once(args)))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments().parse_args(argv)
+    h.emit(h.once_or_repeated(args.runs, lambda: run_once(args)))
 
 
 if __name__ == "__main__":

@@ -124,10 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
-    if args.runs == 1:
-        h.emit(run_once(args))
-    else:
-        h.emit(h.run_repeated(args.runs, lambda: run_once(args)))
+    h.emit(h.once_or_repeated(args.runs, lambda: run_once(args)))
 
 
 if __name__ == "__main__":
