@@ -1,14 +1,16 @@
 """`python -m benchmarks.floor`: the ceiling of the stack itself, beside Heard's webhook.
 
 How many signed Twilio webhooks per second can *any* design built on Heard's stack
-(gunicorn, Flask, the Twilio SDK, SQLAlchemy, the database) accept on this machine, when
-it does nothing else? Three steps (benchmarks/_floor_app.py): `flask` (answer empty
-TwiML), `signed` (+ read the form, check the signature), `stored` (+ store the message
-and commit, the least a durable webhook must do before its 200); then Heard's real
+(gunicorn, Flask, the Twilio SDK, SQLAlchemy, the database) take on this machine? Four
+steps served by benchmarks/_floor_app.py: `flask` (answer empty TwiML), `signed` (+ read
+the form, check the signature), `stored` (+ store the message and commit, the least a
+durable webhook must do before its 200), `reply` (+ an answer's reads and writes, no
+logic); then `batched` (those writes set-wise, in process) and Heard's real
 `POST /sms/twilio` (the inbound_twilio `answers` scenario) in the same run, with the same
 server settings and load. Ratios within one run are what to read: the machine is shared.
 
-Prints one JSON object: each step's throughput, latency and CPU per request by role.
+Prints one JSON object: each step's throughput, latency, CPU per request by role and the
+rate at which that CPU fills every core; and whether every step stored what it should.
 """
 
 from __future__ import annotations
@@ -72,9 +74,15 @@ def run_step(step: str, args: argparse.Namespace, url: str, log: Path) -> dict[s
 def with_ceiling(result: dict) -> dict:
     """Add the rate at which this step's CPU per request (all roles) fills every core: the
     figure a noisy machine distorts least, and an upper bound for the wall-clock one."""
-    total = sum(result["cpu_ms_per_request"].values())
-    result["cpu_ceiling_per_s"] = round((os.cpu_count() or 1) * 1000 / total) if total else None
+    result["cpu_ceiling_per_s"] = cpu_ceiling(sum(result["cpu_ms_per_request"].values()))
     return result
+
+
+def cpu_ceiling(cpu_ms_per_request: float) -> int | None:
+    """Requests per second at which `cpu_ms_per_request` keeps every core busy."""
+    if not cpu_ms_per_request:
+        return None
+    return round((os.cpu_count() or 1) * 1000 / cpu_ms_per_request)
 
 
 def floor_rows(url: str) -> dict[str, int]:
@@ -106,25 +114,24 @@ def run_batched(url: str, args: argparse.Namespace, first: int) -> dict[str, obj
     from benchmarks._floor_app import Floor, answer_batch
 
     floor = Floor(url)
-    engine = floor.engine
-    messages = []
-    with engine.begin() as connection:
-        for index in range(first, first + args.batched):
-            form = {"MessageSid": f"SMbatch{index:024d}", "From": population.phone(index)}
-            inbound = floor.accept(connection, form | {"Body": "1"})
-            messages.append({"id": inbound, "From": form["From"], "Body": "1"})
     try:
-        with engine.begin() as connection:  # connect and prepare outside the measurement
+        messages = []
+        with floor.engine.begin() as connection:
+            for index in range(first, first + args.batched):
+                form = {"MessageSid": f"SMbatch{index:024d}", "From": population.phone(index)}
+                form["Body"] = "1"
+                messages.append({"id": floor.accept(connection, form), **form})
+        with floor.engine.begin() as connection:  # connect and prepare outside the clock
             connection.execute(sa.text("SELECT 1"))
         before, cpu, wall = h.cpu_by_role(url), time.process_time(), time.perf_counter()
         answered = 0
         for start in range(0, len(messages), args.batch):
-            with engine.begin() as connection:
+            with floor.engine.begin() as connection:
                 answered += answer_batch(connection, floor, messages[start : start + args.batch])
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         used = h.cpu_used(before, h.cpu_by_role(url))
     finally:
-        engine.dispose()
+        floor.engine.dispose()
     n = max(len(messages), 1)
     return {
         "messages": len(messages),
@@ -176,7 +183,7 @@ def run_once(args: argparse.Namespace) -> dict[str, object]:
     accept = sum(result["stored"]["cpu_ms_per_request"].values())
     batched = accept + sum(result["batched"]["cpu_ms_per_message"].values())
     result["batched"]["with_accept_cpu_ms"] = round(batched, 2)
-    result["batched"]["cpu_ceiling_per_s"] = round((os.cpu_count() or 1) * 1000 / batched)
+    result["batched"]["cpu_ceiling_per_s"] = cpu_ceiling(batched)
     result["heard_vs_reply_throughput"] = round(
         float(heard["throughput_per_s"]) / (float(result["reply"]["throughput_per_s"]) or 1.0), 2
     )
