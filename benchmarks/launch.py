@@ -9,7 +9,9 @@ the interpreter and imports, as the scheduler's would. On PostgreSQL on this mac
 also reports `db_cpu_seconds`, the CPU time the launch's database backend spent (from
 /proc): on a shared machine that is steadier than wall time. Timing and memory at two
 sizes give the growth shape (10x people should cost ~10x time and roughly constant
-memory, since launches page through ids in chunks). `--repeat` runs each size that many
+memory, since launches page through ids in chunks). The child then pauses the launch
+(every first message held, each with its status event) and resumes it, timing each as
+`pause_seconds` and `resume_seconds`. `--repeat` runs each size that many
 times (a fresh database each) and reports every run plus the medians.
 """
 
@@ -87,7 +89,7 @@ def _cpu_of(pid: int | None) -> float | None:
 
 
 def _launch_child(url: str, results: mp.Queue) -> None:
-    from bot.outreach import create_launch, launch
+    from bot.outreach import create_launch, launch, pause_launch, resume_launch
     from storage import models as m
     from storage.db import Database
 
@@ -115,6 +117,13 @@ def _launch_child(url: str, results: mp.Queue) -> None:
             .select_from(m.OutboundMessage)
             .where(m.OutboundMessage.launch_id == report.launch_id)
         )
+    # The coordinator's emergency brake, and letting go of it, on the launch just made.
+    brake: dict[str, object] = {}
+    for name, change in (("pause", pause_launch), ("resume", resume_launch)):
+        start = time.perf_counter()
+        with db.session() as session:
+            brake[f"{name}_moved"] = change(session, report.launch_id, now)
+        brake[f"{name}_seconds"] = round(time.perf_counter() - start, 2)
     db.dispose()
     results.put(
         {
@@ -124,6 +133,7 @@ def _launch_child(url: str, results: mp.Queue) -> None:
             "audience": report.audience,
             "started": report.started,
             "messages_queued": queued,
+            **brake,
         }
     )
 
@@ -186,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
 def _median(runs: list[dict[str, object]]) -> dict[str, object]:
     """The first run's fields, with the timing and memory figures replaced by medians."""
     merged = dict(runs[0])
-    for key in ("seed_seconds", "seconds", "db_cpu_seconds", "peak_rss_mb"):
+    timed = ("seed_seconds", "seconds", "db_cpu_seconds", "peak_rss_mb")
+    for key in (*timed, "pause_seconds", "resume_seconds"):
         values = [run[key] for run in runs if run.get(key) is not None]
         merged[key] = round(statistics.median(values), 2) if values else None
     merged["runs"] = len(runs)

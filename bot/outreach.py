@@ -523,22 +523,39 @@ def resume_launch(db: so.Session, launch_id: int, now: datetime) -> int:
 
 
 def _move_messages(db: so.Session, launch_id: int, old: str, new: str, now: datetime) -> int:
-    outbox = m.OutboundMessage
-    ids = db.scalars(
-        sa.select(outbox.id).where(outbox.launch_id == launch_id, outbox.status == old)
-    ).all()
-    for start in range(0, len(ids), CHUNK_SIZE):
-        chunk = ids[start : start + CHUNK_SIZE]
-        db.execute(
+    """Move a launch's `old` rows to `new`, each with its status event, set-wise.
+
+    Pause is the coordinator's emergency brake, so it must take effect in one short
+    statement, not row-id lists shipped to Python and back (7.7 s for 100,000 rows, while
+    workers kept sending what was not yet held). On PostgreSQL one data-modifying CTE
+    moves the rows and writes their events; the rows it moves are locked by it, so a
+    worker's SKIP LOCKED claim passes them by. SQLite writes the events first, then moves
+    the rows: its write lock, taken at BEGIN IMMEDIATE, keeps both statements' rows the same.
+    """
+    outbox = m.OutboundMessage.__table__
+    chosen = (outbox.c.launch_id == launch_id, outbox.c.status == old)
+    if db.get_bind().dialect.name == "postgresql":
+        moved = (
             sa.update(outbox)
-            .where(outbox.id.in_(chunk), outbox.status == old)
+            .where(*chosen)
             .values(status=new, updated_at=now)
+            .returning(outbox.c.id)
+            .cte("moved")
         )
-        db.execute(
-            sa.insert(m.MessageStatusEvent.__table__),
-            [{"outbound_message_id": i, "status": new, "created_at": now} for i in chunk],
-        )
-    return len(ids)
+        return _inserted(db, _status_events(moved.c.id, new, now))
+    _inserted(db, _status_events(outbox.c.id, new, now, *chosen))
+    return db.execute(sa.update(outbox).where(*chosen).values(status=new, updated_at=now)).rowcount
+
+
+def _status_events(
+    message_id: sa.ColumnElement[int], status: str, now: datetime, *where: sa.ColumnElement[bool]
+) -> sa.Insert:
+    """INSERT ... SELECT of one `status` event per message id `message_id` selects."""
+    select = sa.select(
+        message_id, sa.literal(status, sa.String(16)), sa.literal(now, sa.DateTime)
+    ).where(*where)
+    columns = ["outbound_message_id", "status", "created_at"]
+    return sa.insert(m.MessageStatusEvent.__table__).from_select(columns, select)
 
 
 def send_reminders(db: so.Session, now: datetime) -> int:

@@ -187,19 +187,62 @@ def test_allowed_send_time(now, expected):
     assert outreach.allowed_send_time(now, "Africa/Nairobi", time(21), time(7)) == expected
 
 
+def events(db, status) -> list[tuple[int, datetime]]:
+    with db.session() as session:
+        return sorted(
+            session.execute(
+                sa.select(
+                    m.MessageStatusEvent.outbound_message_id, m.MessageStatusEvent.created_at
+                ).where(m.MessageStatusEvent.status == status)
+            ).all()
+        )
+
+
 def test_pause_holds_and_resume_releases(db, organisation, people, clock):
     people(4)
     launch_id = make_launch(db, organisation, {})
     run_launch(db, launch_id, clock.now())
     with db.session() as session:
-        assert outreach.pause_launch(session, launch_id, clock.now()) == 4
-    assert count(db, m.OutboundMessage, m.OutboundMessage.status == "held") == 4
+        launched = session.scalars(
+            sa.select(m.OutboundMessage.id)
+            .where(m.OutboundMessage.launch_id == launch_id)
+            .order_by(m.OutboundMessage.id)
+        ).all()
+        # One already went out: a pause holds only what is still waiting.
+        session.get(m.OutboundMessage, launched[0]).status = "sent"
+    waiting = launched[1:]
+    paused_at = clock.now()
+    with db.session() as session:
+        assert outreach.pause_launch(session, launch_id, paused_at) == 3
+    assert count(db, m.OutboundMessage, m.OutboundMessage.status == "held") == 3
+    assert count(db, m.OutboundMessage, m.OutboundMessage.status == "sent") == 1
+    # Each held row has its history entry, and only the rows that moved have one.
+    assert events(db, "held") == [(i, paused_at) for i in waiting]
     # A paused launch launches nothing more.
     people(1)
     assert run_launch(db, launch_id, clock.now()).status == "paused"
     with db.session() as session:
-        assert outreach.resume_launch(session, launch_id, clock.now()) == 4
-    assert count(db, m.OutboundMessage, m.OutboundMessage.status == "queued") == 4
+        assert outreach.pause_launch(session, launch_id, paused_at) == 0  # nothing left
+    with db.session() as session:
+        assert outreach.resume_launch(session, launch_id, clock.now()) == 3
+    assert count(db, m.OutboundMessage, m.OutboundMessage.status == "queued") == 3
+    assert [i for i, _ in events(db, "queued")] == waiting
+    assert len(events(db, "held")) == 3
+
+
+def test_pause_leaves_other_launches_alone(db, organisation, people, clock):
+    people(2, language="sw")
+    people(3, language="en")
+    one = make_launch(db, organisation, {"languages": ["sw"]})
+    other = make_launch(db, organisation, {"languages": ["en"]})
+    run_launch(db, one, clock.now())
+    run_launch(db, other, clock.now())
+    with db.session() as session:
+        assert outreach.pause_launch(session, one, clock.now()) == 2
+    outbox = m.OutboundMessage
+    assert count(db, outbox, outbox.launch_id == one, outbox.status == "held") == 2
+    assert count(db, outbox, outbox.launch_id == other, outbox.status == "queued") == 3
+    assert len(events(db, "held")) == 2
 
 
 def test_reminders_repeat_the_question_to_non_responders(db, organisation, people, clock):
