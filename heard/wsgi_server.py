@@ -6,6 +6,9 @@ from gunicorn.app.base import BaseApplication
 
 from heard.config import Settings
 
+# Settings of newer gunicorns that an older one, still allowed by pyproject, lacks.
+_IF_SUPPORTED = frozenset({"control_socket_disable"})
+
 
 class _Gunicorn(BaseApplication):
     def __init__(self, settings: Settings, options: dict):
@@ -15,6 +18,8 @@ class _Gunicorn(BaseApplication):
 
     def load_config(self):
         for key, value in self.options.items():
+            if key in _IF_SUPPORTED and key not in self.cfg.settings:
+                continue
             self.cfg.set(key, value)
 
     def load(self):
@@ -44,15 +49,24 @@ def run_gunicorn(
     per request, ~1 ms of CPU per webhook in benchmarks/inbound_twilio (a quarter of the
     request), which the reverse proxy's log makes redundant (docs/deploy.md).
     """
-    _Gunicorn(
-        settings,
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": threads,
-            "timeout": 30,
-            "accesslog": "-" if access_log else None,
-            "preload_app": False,
-        },
-    ).run()
+    _Gunicorn(settings, gunicorn_options(host, port, workers, threads, access_log)).run()
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int, access_log: bool) -> dict:
+    """gunicorn's settings for `heard serve`.
+
+    No control socket (gunicorn 25.1+): its default path is one per user, so a second
+    `heard serve` of the same user (two organisations' units, a benchmark beside the
+    service) would take it over and `gunicornc` would steer the wrong server. Heard is
+    managed by its process supervisor (docs/deploy.md), which needs no socket.
+    """
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 30,
+        "accesslog": "-" if access_log else None,
+        "preload_app": False,
+        "control_socket_disable": True,
+    }
