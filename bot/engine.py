@@ -105,35 +105,41 @@ class Engine:
             return self.handle_in(db, message)
 
     def handle_in(
-        self, db: so.Session, message: InboundMessage, *, participant: m.Participant | None = None
+        self,
+        db: so.Session,
+        message: InboundMessage,
+        *,
+        participant: m.Participant | None = None,
+        stored_id: int | None = None,
     ) -> Outcome:
         """Handle one message in the caller's transaction (a USSD hop draws its screen in
         the same one); the caller commits, and retries on IntegrityError if it wants.
 
         `participant`: the sender, already loaded and row-locked in `db` by the caller.
+        `stored_id`: the message was stored when it arrived (queued mode, bot/inbox.py)
+        and is handled now; it is stamped instead of stored again.
         """
         # PostgreSQL text cannot hold NUL, and no phone means one.
-        text = message.text.replace("\x00", "")
+        text = without_nul(message.text)
         now = self.clock.now()
         organisation, participant = self._sender(db, message, participant)
         language_before = participant.language
-        inbound_id = queries.record_inbound(
-            db,
-            {
-                "organisation_id": organisation.id,
-                "participant_id": participant.id,
-                "channel": str(message.channel),
-                "provider": message.provider,
-                "provider_message_id": message.provider_message_id,
-                "sender": message.sender,
-                "text": text,
-                "language": language_before,
-                # The row is only seen once this transaction commits, which is when
-                # the message has been handled; stamping it now saves an UPDATE.
-                "processed_at": now,
-                "created_at": now,
-            },
-        )
+        if stored_id is None:
+            inbound_id = queries.record_inbound(
+                db,
+                {
+                    **inbound_values(message, organisation.id, now),
+                    "participant_id": participant.id,
+                    "language": language_before,
+                    # The row is only seen once this transaction commits, which is when
+                    # the message has been handled; stamping it now saves an UPDATE.
+                    "processed_at": now,
+                },
+            )
+        elif queries.take_stored_inbound(db, stored_id, participant.id, language_before, now):
+            inbound_id = stored_id
+        else:
+            inbound_id = None  # another worker handled it first
         if inbound_id is None:
             return Outcome([], duplicate=True, participant_id=participant.id)
         if message.channel not in (Channel.USSD, Channel.CONSOLE):
@@ -392,6 +398,25 @@ class Engine:
         if guess in allowed:
             return guess
         return turn.organisation.default_language or "en"
+
+
+def without_nul(text: str) -> str:
+    return text.replace("\x00", "")
+
+
+def inbound_values(message: InboundMessage, organisation_id: int, now) -> dict[str, object]:
+    """The stored row of an inbound message, as it arrived (who it is from is resolved
+    when it is handled)."""
+    return {
+        "organisation_id": organisation_id,
+        "channel": str(message.channel),
+        "provider": message.provider,
+        "provider_message_id": message.provider_message_id,
+        "sender": message.sender,
+        "text": without_nul(message.text),
+        "link_id": message.link_id,
+        "created_at": now,
+    }
 
 
 def _reply_channel(channel: Channel) -> str:

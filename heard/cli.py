@@ -139,14 +139,23 @@ def serve(
 
 @main.command()
 @click.option("--once", is_flag=True, help="drain what is due, then exit")
+@click.option(
+    "--only",
+    type=click.Choice(["inbox", "outbox"]),
+    default=None,
+    help="only answer stored messages (HEARD_INBOUND_MODE=queued), or only send",
+)
 @click.pass_obj
-def worker(obj: CliContext, once: bool) -> None:
-    """Send the outbox: claim due messages, send them through the providers, retry."""
+def worker(obj: CliContext, once: bool, only: str | None) -> None:
+    """Send the outbox (claim due messages, send them through the providers, retry) and,
+    with HEARD_INBOUND_MODE=queued, answer the inbound messages the webhooks stored."""
     from sms_gateway.worker import run_worker
 
     obj.require_secret = True
     with _services(obj) as services:
-        run_worker(services, once=once)
+        if only == "inbox" and services.settings.inbound_mode != "queued":
+            raise click.UsageError("--only inbox needs HEARD_INBOUND_MODE=queued")
+        run_worker(services, once=once, only=only)
 
 
 @main.command()

@@ -78,6 +78,9 @@ class Settings:
     testing: bool = False
     # The phone simulator writes as a participant; `heard demo` turns it on.
     simulator: bool = False
+    # "inline": an SMS webhook runs the engine before it answers. "queued": it stores the
+    # message and answers at once; `heard worker` runs the engine (bot/inbox.py).
+    inbound_mode: str = "inline"
 
     @classmethod
     def from_env(
@@ -116,6 +119,7 @@ class Settings:
             default_region=_region(get("HEARD_DEFAULT_REGION") or "KE"),
             log_level=(get("HEARD_LOG_LEVEL") or "INFO").upper(),
             proxy_hops=_proxy_hops(get("HEARD_PROXY_HOPS")),
+            inbound_mode=_inbound_mode(get("HEARD_INBOUND_MODE")),
         )
 
     def with_overrides(self, **changes) -> Settings:
@@ -159,6 +163,16 @@ def _proxy_hops(value: str | None) -> int:
             f"HEARD_PROXY_HOPS must be the number of reverse proxies in front (0-5), got {value!r}"
         )
     return int(value)
+
+
+INBOUND_MODES = ("inline", "queued")
+
+
+def _inbound_mode(value: str | None) -> str:
+    mode = (value or "inline").lower()
+    if mode not in INBOUND_MODES:
+        raise ConfigError(f"HEARD_INBOUND_MODE must be inline or queued, got {value!r}")
+    return mode
 
 
 def _region(value: str) -> str:

@@ -1,4 +1,4 @@
-"""The SMS webhooks: verify → parse → bot → empty TwiML / 200.
+"""The SMS webhooks: verify → parse → bot (or, queued, the inbox) → empty TwiML / 200.
 
 Order matters: the signature or token is checked before anything is stored, so a forged
 request leaves no trace; replies are queued in the outbox by the engine (in the same
@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request
 
+from bot import inbox
 from bot.messages import InboundMessage
 from sms_gateway import africastalking, twilio
 from sms_gateway.base import StatusUpdate, WebhookRejected
@@ -153,8 +154,14 @@ def _to_address(form, name: str) -> str | None:
 
 
 def _handle(message: InboundMessage) -> None:
-    outcome = _services().engine.handle(message)
-    if outcome.duplicate:
+    """Inline: the engine answers before the provider does. Queued: the message is stored
+    and a worker answers it (bot/inbox.py)."""
+    services = _services()
+    if services.settings.inbound_mode == "queued":
+        duplicate = not inbox.accept(services.db, message, services.clock.now())
+    else:
+        duplicate = services.engine.handle(message).duplicate
+    if duplicate:
         log.info("duplicate %s message %s ignored", message.provider, message.provider_message_id)
 
 

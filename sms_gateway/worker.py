@@ -1,4 +1,5 @@
-"""The outbox worker process: `heard worker` (and a thread of `heard demo`).
+"""The worker process: `heard worker` (and a thread of `heard demo`): it sends the outbox
+and, in queued inbound mode, answers stored inbound messages (bot/inbox.py).
 
 Many workers may run against PostgreSQL; each claims disjoint rows with SKIP LOCKED, so
 scaling out is starting more of them. They share each channel's send rate through the
@@ -17,6 +18,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from bot import inbox
 from sms_gateway.outbox import DrainReport, Outbox, RecoveryReport
 
 log = logging.getLogger(__name__)
@@ -46,31 +48,49 @@ def drain_once(services, *, batch_size: int = 100) -> DrainReport:
     return outbox_for(services).drain_once(batch_size)
 
 
-def run_worker(services, *, once: bool = False, stop: threading.Event | None = None) -> None:
-    """Recover rows a previous run left in doubt, then send until stopped (or, with
-    `once`, until nothing is due), recovering again every RECOVER_EVERY."""
+def run_worker(
+    services,
+    *,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    only: str | None = None,
+) -> None:
+    """Recover rows a previous run left in doubt, then work until stopped (or, with
+    `once`, until nothing is left to do), recovering again every RECOVER_EVERY.
+
+    Work is the outbox (sending) and, in queued inbound mode, the inbox (answering stored
+    messages, first: a reply it queues is then sent in the same round). `only` ("inbox"
+    or "outbox") keeps a worker to one of them, for deployments that scale them apart.
+    """
     if stop is None:
         stop = threading.Event()
         _stop_on_sigterm(stop)
+    inbox_on = only != "outbox" and services.settings.inbound_mode == "queued"
+    outbox_on = only != "inbox"
     outbox = outbox_for(services)
-    recover(outbox)
+    if outbox_on:
+        recover(outbox)
     last_recovery = services.clock.now()
     while not stop.is_set():
-        if services.clock.now() - last_recovery >= RECOVER_EVERY:
+        if outbox_on and services.clock.now() - last_recovery >= RECOVER_EVERY:
             recover(outbox)
             last_recovery = services.clock.now()
         try:
-            report = outbox.drain_once()
+            answered = inbox.handle_waiting(services.engine) if inbox_on else inbox.InboxReport()
+            report = outbox.drain_once() if outbox_on else DrainReport()
         except (sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
             # Expected while the database restarts, and retried: a warning with the cause,
             # not an ERROR traceback per worker every few seconds.
-            log.warning("database unavailable; the outbox waits: %s", _first_line(error))
+            log.warning("database unavailable; the worker waits: %s", _first_line(error))
             if once:
                 return
             stop.wait(DATABASE_DOWN_SECONDS)
             continue
+        if answered.taken:
+            log.info("inbox: %s", answered)
         if report.claimed:
             log.info("outbox: %s", report)
+        if answered.taken or report.claimed:
             continue
         if once:
             return

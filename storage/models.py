@@ -472,13 +472,37 @@ class Answer(TimestampMixin, Base):
 # --- messages ------------------------------------------------------------------------
 
 
+# A stored message not yet handled: only `HEARD_INBOUND_MODE=queued` leaves any (bot/inbox.py).
+_PENDING = "processed_at IS NULL"
+
+
 class InboundMessage(TimestampMixin, Base):
     """Every message received, stored before it is acted on. The unique provider id makes
-    a provider's retry (or two racing copies) a no-op."""
+    a provider's retry (or two racing copies) a no-op.
+
+    `processed_at` is null while a message accepted in queued mode waits for the engine;
+    the two partial indexes hold only those rows (none at all in inline mode), so they
+    cost an insert nothing and find the next message, and an earlier one of its sender,
+    without scanning the history. `error` says why the engine gave up on a message.
+    """
 
     __tablename__ = "inbound_messages"
     __table_args__ = (
         sa.UniqueConstraint("provider", "provider_message_id", name="uq_inbound_provider_id"),
+        sa.Index(
+            "ix_inbound_pending",
+            "id",
+            sqlite_where=sa.text(_PENDING),
+            postgresql_where=sa.text(_PENDING),
+        ),
+        sa.Index(
+            "ix_inbound_pending_sender",
+            "organisation_id",
+            "sender",
+            "id",
+            sqlite_where=sa.text(_PENDING),
+            postgresql_where=sa.text(_PENDING),
+        ),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -493,7 +517,10 @@ class InboundMessage(TimestampMixin, Base):
     text: so.Mapped[str | None] = so.mapped_column(sa.Text)
     language: so.Mapped[str | None] = so.mapped_column(sa.String(8))
     intent: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    # Africa's Talking's premium-SMS session a reply must quote, kept for a queued message.
+    link_id: so.Mapped[str | None] = so.mapped_column(sa.String(128))
     processed_at: so.Mapped[datetime | None]
+    error: so.Mapped[str | None] = so.mapped_column(sa.String(255))
 
 
 class OutboundMessage(TimestampMixin, Base):

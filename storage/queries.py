@@ -135,6 +135,20 @@ def _record_inbound_statement(dialect: str) -> Any:
     )
 
 
+def take_stored_inbound(
+    session: so.Session, inbound_id: int, participant_id: int, language: str | None, now: datetime
+) -> bool:
+    """Stamp a stored message handled, with who sent it; False when it already was (a
+    racing worker won, or it was given up on)."""
+    table = m.InboundMessage.__table__
+    stamped = session.execute(
+        sa.update(table)
+        .where(table.c.id == inbound_id, table.c.processed_at.is_(None))
+        .values(participant_id=participant_id, language=language, processed_at=now)
+    )
+    return stamped.rowcount == 1
+
+
 def active_session(session: so.Session, participant_id: int) -> m.ConversationSession | None:
     return session.scalar(_ACTIVE_SESSION, {"participant_id": participant_id})
 

@@ -39,7 +39,7 @@ def test_serve_requires_a_secret_key(settings):
 def test_db_upgrade_reports_the_revision(settings):
     result = CliRunner().invoke(main, ["db", "upgrade"], env=env_for(settings))
     assert result.exit_code == 0, result.output
-    assert "database at revision 0002" in result.output
+    assert "database at revision 0003" in result.output
 
 
 def test_demo_seed_is_idempotent(settings):

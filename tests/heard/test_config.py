@@ -16,6 +16,7 @@ def test_defaults_to_sqlite_in_the_instance_folder():
     assert settings.database_url == "sqlite:////tmp/heard-x/heard.db"
     assert settings.rasa_url is None and settings.twilio is None
     assert settings.rasa_home == Path("/tmp/heard-x/rasa")
+    assert settings.inbound_mode == "inline"
 
 
 def test_reads_every_provider_setting():
@@ -33,8 +34,10 @@ def test_reads_every_provider_setting():
         "HEARD_PUBLIC_URL": "https://heard.example.org",
         "HEARD_TWILIO_API_BASE": "http://127.0.0.1:9001",
         "HEARD_AT_API_BASE": "http://127.0.0.1:9002",
+        "HEARD_INBOUND_MODE": "Queued",
     }
     settings = Settings.from_env(env)
+    assert settings.inbound_mode == "queued"
     assert settings.twilio.from_number == "+15005550006"
     assert settings.africastalking.sender_id == "HEARD"
     assert settings.at_callback_token == "cb-token"
@@ -55,6 +58,7 @@ def test_reads_every_provider_setting():
         ({**BASE, "HEARD_RASA_URL": "localhost:5005"}, "HEARD_RASA_URL must be an http(s) URL"),
         ({**BASE, "HEARD_AT_API_BASE": "http://127.0.0.1:1/v1"}, "scheme://host[:port] only"),
         ({**BASE, "HEARD_DEFAULT_REGION": "Kenya"}, "two-letter country code"),
+        ({**BASE, "HEARD_INBOUND_MODE": "batch"}, "HEARD_INBOUND_MODE must be inline or queued"),
     ],
 )
 def test_invalid_settings_fail_with_one_clear_line(env, message):

@@ -23,13 +23,18 @@ PHONE = "+254712345678"
 OUR_NUMBER = "+15005550006"
 
 
-@pytest.fixture
-def settings(settings):
+def with_providers(settings):
+    """The settings with the test providers' credentials, which the webhooks check."""
     return settings.with_overrides(
         public_url=PUBLIC,
         twilio=TwilioSettings("AC" + "0" * 32, TOKEN, OUR_NUMBER),
         at_callback_token=AT_TOKEN,
     )
+
+
+@pytest.fixture
+def settings(settings):
+    return with_providers(settings)
 
 
 def twilio_post(client, path: str, form: dict[str, str], *, token: str = TOKEN, base=PUBLIC):

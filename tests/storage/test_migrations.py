@@ -27,7 +27,7 @@ def test_migrations_match_the_models(database_url):
 def test_upgrade_from_empty(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     upgrade(url)
-    assert current_revision(url) == "0002"
+    assert current_revision(url) == "0003"
     engine = create_db_engine(url)
     try:
         tables = set(sa.inspect(engine).get_table_names())
@@ -41,7 +41,7 @@ def test_upgrade_from_empty(tmp_path):
 
 def test_upgrade_is_repeatable(database_url):
     upgrade(database_url)  # already at head: a no-op, not an error
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
 
 
 def test_the_shared_send_rate_migration_downgrades(tmp_path):
