@@ -216,3 +216,65 @@ def test_parallel_workers_keep_each_senders_order(db, services, organisation):
     assert first["answers"]
     for phone in phones[1:]:
         assert transcript(db, phone) == first
+
+
+@pytest.mark.slow
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not is_postgres(), reason="a worker process beside the test needs PostgreSQL")
+def test_killed_workers_lose_nothing_and_handle_nothing_twice(settings, db, services, organisation):
+    """`heard worker --only inbox` killed with SIGKILL twice mid-backlog, then restarted:
+    every stored message handled exactly once, each conversation as if handled inline."""
+    import os
+    import signal
+    import subprocess
+    import time as walltime
+
+    from benchmarks._harness import HEARD
+
+    reference = "+254712000999"
+    for index, text in enumerate(CONVERSATION):
+        services.engine.handle(message(organisation.id, reference, index, text))
+    phones = [f"+2547120002{n:02d}" for n in range(30)]
+    for phone in phones:
+        for index, text in enumerate(CONVERSATION):
+            inbox.accept(db, message(organisation.id, phone, index, text), services.clock.now())
+    total = len(phones) * len(CONVERSATION)
+    env = {
+        **os.environ,
+        "HEARD_DATABASE_URL": settings.database_url,
+        "HEARD_INSTANCE_PATH": str(settings.instance_path),
+        "HEARD_SECRET_KEY": "k" * 32,
+        "HEARD_INBOUND_MODE": "queued",
+    }
+
+    def worker() -> subprocess.Popen:
+        command = [HEARD, "worker", "--only", "inbox"]
+        return subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+
+    def wait_until_waiting_at_most(left: int, process: subprocess.Popen) -> None:
+        deadline = walltime.monotonic() + 60
+        while inbox.waiting(db) > left and walltime.monotonic() < deadline:
+            assert process.poll() is None, "the worker died on its own"
+            walltime.sleep(0.02)
+
+    kills = 0
+    for stop_at in (total * 2 // 3, total // 3):
+        process = worker()
+        wait_until_waiting_at_most(stop_at, process)
+        os.kill(process.pid, signal.SIGKILL)  # mid-message, most likely: no goodbye
+        process.wait(10)
+        kills += 1
+    process = worker()
+    wait_until_waiting_at_most(0, process)
+    process.terminate()
+    assert process.wait(10) == 0  # SIGTERM: the batch in hand is finished, then it exits
+
+    assert kills == 2 and inbox.waiting(db) == 0
+    with db.session() as session:
+        failed = session.scalar(
+            sa.select(sa.func.count()).where(m.InboundMessage.error.is_not(None))
+        )
+        assert failed == 0
+    expected = transcript(db, reference)
+    for phone in phones:
+        assert transcript(db, phone) == expected
