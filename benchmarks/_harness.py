@@ -278,10 +278,14 @@ def generate_load(
     summary = summarise(samples, start_at=start_at, offered_rate=rate)
     used = cpu_used(before, cpu_by_role(database)) if database else {}
     used["load_generator"] = client_cpu
-    summary["cpu_ms_per_request"] = {
-        role: round(seconds * 1000 / max(len(samples), 1), 2) for role, seconds in used.items()
-    }
+    summary["cpu_ms_per_request"] = ms_per(used, len(samples))
     return summary
+
+
+def ms_per(used: dict[str, float], count: int) -> dict[str, float]:
+    """CPU seconds by role as milliseconds per request (or per message), the unit every
+    benchmark reports them in."""
+    return {role: round(seconds * 1000 / max(count, 1), 2) for role, seconds in used.items()}
 
 
 def warm_up(port: int, lanes: list[list[Request]]) -> None:
@@ -297,9 +301,9 @@ def warm_up(port: int, lanes: list[list[Request]]) -> None:
 
 def cpu_by_role(database: str) -> dict[int, tuple[str, float]]:
     """CPU seconds used so far by this benchmark's processes, by pid: the web server
-    (`heard serve` and its gunicorn workers), outbox workers and the scheduler serving
-    `database` (read from their environment), and the PostgreSQL backends connected to
-    it (their process title names the database).
+    (`heard serve` and its gunicorn workers), outbox workers, inbox workers (`heard worker
+    --only inbox`) and the scheduler serving `database` (read from their environment), and
+    the PostgreSQL backends connected to it (their process title names the database).
 
     Where the CPU goes per request is what tells how many cores a rate needs; wall-clock
     throughput on a shared 2-core machine says more about the neighbours. Linux /proc.
@@ -327,10 +331,13 @@ def cpu_used(
     before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
 ) -> dict[str, float]:
     """CPU seconds per role between two `cpu_by_role` readings; a process that started in
-    between counts whole (pooled connections open during the load), one that ended is lost."""
+    between counts whole (pooled connections open during the load), one that ended is lost.
+
+    The usual roles are always listed (0 if none ran); `inbox_workers` only when some ran,
+    so the benchmarks that never start one print what they always printed."""
     used = {"web": 0.0, "outbox_workers": 0.0, "scheduler": 0.0, "postgres": 0.0}
     for pid, (role, seconds) in after.items():
-        used[role] += seconds - before.get(pid, (role, 0.0))[1]
+        used[role] = used.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
     return used
 
 
@@ -350,7 +357,13 @@ def _heard_role(entry: Path, command: bytes, url: bytes) -> str | None:
     if gunicorn:
         return "web"
     verbs = {b"serve": "web", b"worker": "outbox_workers", b"scheduler": "scheduler"}
-    return next((verbs[part] for part in parts[1:4] if part in verbs), None)
+    role = next((verbs[part] for part in parts[1:4] if part in verbs), None)
+    # `heard worker --only inbox` runs the engine over stored messages and sends nothing:
+    # its CPU is what inline mode spends in the web processes, so it gets a role of its
+    # own. A plain `heard worker` (both jobs) stays an outbox worker, as it always was.
+    if role == "outbox_workers" and (b"--only\0inbox" in command or b"--only=inbox" in parts):
+        return "inbox_workers"
+    return role
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

@@ -481,9 +481,9 @@ class InboundMessage(TimestampMixin, Base):
     a provider's retry (or two racing copies) a no-op.
 
     `processed_at` is null while a message accepted in queued mode waits for the engine;
-    the two partial indexes hold only those rows (none at all in inline mode), so they
-    cost an insert nothing and find the next message, and an earlier one of its sender,
-    without scanning the history. `error` says why the engine gave up on a message.
+    the partial index holds only those rows (none at all in inline mode), so it costs an
+    inline insert nothing and finds the oldest waiting messages without scanning the
+    history. `error` says why the engine gave up on a message.
     """
 
     __tablename__ = "inbound_messages"
@@ -491,14 +491,6 @@ class InboundMessage(TimestampMixin, Base):
         sa.UniqueConstraint("provider", "provider_message_id", name="uq_inbound_provider_id"),
         sa.Index(
             "ix_inbound_pending",
-            "id",
-            sqlite_where=sa.text(_PENDING),
-            postgresql_where=sa.text(_PENDING),
-        ),
-        sa.Index(
-            "ix_inbound_pending_sender",
-            "organisation_id",
-            "sender",
             "id",
             sqlite_where=sa.text(_PENDING),
             postgresql_where=sa.text(_PENDING),

@@ -3,7 +3,7 @@
 `HEARD_INBOUND_MODE=queued` stores an inbound message unprocessed and answers the
 provider at once; `heard worker` then runs the engine over stored messages in order per
 sender (bot/inbox.py). Adds what such a message must carry until then (`link_id`), why
-the engine gave up on one (`error`), and two partial indexes over the waiting rows only
+the engine gave up on one (`error`), and a partial index over the waiting rows only
 (empty in inline mode). No data to move.
 
 Revision ID: 0003
@@ -35,18 +35,10 @@ def upgrade() -> None:
             sqlite_where=PENDING,
             postgresql_where=PENDING,
         )
-        batch_op.create_index(
-            "ix_inbound_pending_sender",
-            ["organisation_id", "sender", "id"],
-            unique=False,
-            sqlite_where=PENDING,
-            postgresql_where=PENDING,
-        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_inbound_pending_sender")
         batch_op.drop_index("ix_inbound_pending")
         batch_op.drop_column("error")
         batch_op.drop_column("link_id")
