@@ -47,17 +47,14 @@ from twilio.request_validator import RequestValidator
 
 from benchmarks import _harness as h
 from benchmarks import _population as population
+from bot import inbox
+from storage import models as m
 from tests.fakes.fake_twilio import FakeTwilio
 
 # The outbox workers' sends go to tests/fakes' FakeTwilio on 127.0.0.1, which checks them.
 FAKE_TWILIO = ("AC" + "0" * 31 + "1", "bench-twilio-token")
 CONVERSATION = ["JOIN", "YES", "1", "3", "2", "Ngiluni", "1", "15"]
-INBOUND = sa.table(
-    "inbound_messages",
-    sa.column("id", sa.Integer),
-    sa.column("created_at", sa.DateTime),
-    sa.column("processed_at", sa.DateTime),
-)
+INBOUND = m.InboundMessage.__table__
 
 
 def new_phone(index: int) -> str:
@@ -195,8 +192,7 @@ def stored(database_url: str) -> dict[str, object]:
 
 def unprocessed(connection: sa.Connection) -> int:
     """Stored inbound messages the engine has not processed (yet, in queued mode)."""
-    query = sa.select(sa.func.count()).where(INBOUND.c.processed_at.is_(None))
-    return connection.execute(query).scalar_one()
+    return connection.execute(inbox.WAITING).scalar_one()
 
 
 def wait_until_processed(

@@ -103,14 +103,13 @@ def handle_waiting(engine: Engine, *, limit: int = BATCH) -> InboxReport:
     return InboxReport(**tally)
 
 
+# How many messages wait to be handled (the operator's backlog; the benchmarks poll it).
+WAITING = sa.select(sa.func.count()).select_from(_INBOUND).where(_INBOUND.c.processed_at.is_(None))
+
+
 def waiting(db: Database) -> int:
-    """How many messages wait to be handled (for the operator and the benchmarks)."""
     with db.session() as session:
-        return session.scalar(
-            sa.select(sa.func.count())
-            .select_from(_INBOUND)
-            .where(_INBOUND.c.processed_at.is_(None))
-        )
+        return session.scalar(WAITING)
 
 
 def _handle_next(engine: Engine, connection: sa.Connection) -> str | None:

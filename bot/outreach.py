@@ -208,7 +208,7 @@ def launch(db: so.Session, launch_id: int, now: datetime, *, chunk_size: int | N
 def chunk_size_for(db: so.Session) -> int:
     """Rows per INSERT ... SELECT. Each chunk costs a few round trips and index probes, so
     bigger is faster; PostgreSQL gains up to ~10k, SQLite (one writer, in-process) earlier."""
-    return PG_CHUNK_SIZE if db.get_bind().dialect.name == "postgresql" else CHUNK_SIZE
+    return PG_CHUNK_SIZE if queries.is_postgres(db) else CHUNK_SIZE
 
 
 class _BulkWriter:
@@ -249,7 +249,7 @@ class _BulkWriter:
         self.question = question
         self.launch = launch_row
         self.now = now
-        self.postgresql = db.get_bind().dialect.name == "postgresql"
+        self.postgresql = queries.is_postgres(db)
         self.default_language = organisation.default_language or "en"
         self.where = audiences.conditions(organisation, launch_row.audience)
         self._texts: dict[str, tuple[str, str, int]] = {}
@@ -413,7 +413,7 @@ def _pick(key: sa.ColumnElement[Any], values: Mapping[str, Any], type_) -> sa.Co
 def insert_ignoring_conflicts(db: so.Session, table: sa.Table):
     """INSERT ... ON CONFLICT DO NOTHING, in the dialect at hand (no conflict target: any
     unique constraint, including one participant's single active session, skips the row)."""
-    if db.get_bind().dialect.name == "postgresql":
+    if queries.is_postgres(db):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -534,7 +534,7 @@ def _move_messages(db: so.Session, launch_id: int, old: str, new: str, now: date
     """
     outbox = m.OutboundMessage.__table__
     chosen = (outbox.c.launch_id == launch_id, outbox.c.status == old)
-    if db.get_bind().dialect.name == "postgresql":
+    if queries.is_postgres(db):
         moved = (
             sa.update(outbox)
             .where(*chosen)

@@ -540,7 +540,7 @@ class Outbox:
         marked: set[tuple[int, int]] = set()
         for lease in {job.lease for job in call}:
             ids = [job.row_id for job in call if job.lease == lease]
-            if _is_postgres(session):
+            if queries.is_postgres(session):
                 found = session.execute(_MARK_PG, {"ids": ids, "lease": lease, "now": now}).all()
             else:
                 found = session.execute(
@@ -907,14 +907,10 @@ _SENT_PG = sa.text(
 )
 
 
-def _is_postgres(session: so.Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _id_in(session: so.Session, column: sa.ColumnElement, ids: list[int]) -> sa.ColumnElement:
     """`column = ANY(:ids)` on PostgreSQL (one array parameter, one cached statement
     whatever the count); an expanding IN elsewhere."""
-    if _is_postgres(session):
+    if queries.is_postgres(session):
         return column == sa.any_(sa.cast(sa.bindparam(None, ids), ARRAY(sa.BigInteger)))
     return column.in_(ids)
 
@@ -955,7 +951,7 @@ def _orm(session: so.Session, row: sa.Row) -> m.OutboundMessage:
 
 def _record_sent(session: so.Session, accepted: list[tuple[int, str | None]], now: datetime):
     """Rows the provider accepted: `sent` with its id, and the `sent` event of each."""
-    if _is_postgres(session):
+    if queries.is_postgres(session):
         session.execute(
             _SENT_PG,
             {

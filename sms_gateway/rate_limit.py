@@ -25,6 +25,7 @@ import sqlalchemy.orm as so
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import models as m
+from storage import queries
 
 _BUCKETS = m.SendRateBucket.__table__
 
@@ -105,6 +106,6 @@ def _locked(session: so.Session, key: str) -> Bucket | None:
 
 
 def _insert(session: so.Session):
-    if session.get_bind().dialect.name == "postgresql":
+    if queries.is_postgres(session):
         return postgresql.insert(_BUCKETS)
     return sqlite.insert(_BUCKETS)

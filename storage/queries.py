@@ -90,10 +90,16 @@ def get_or_create_participant(
     return participant, True
 
 
+def is_postgres(session: so.Session) -> bool:
+    """Whether `session` talks to PostgreSQL (else SQLite): where the two take different
+    statements (SKIP LOCKED, data-modifying CTEs, chunk sizes)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def insert_for(session: so.Session, model: type) -> Any:
     """The dialect's INSERT for `model`, which knows `ON CONFLICT DO NOTHING` (PostgreSQL
     and SQLite both do; plain `sa.insert` does not)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return postgresql.insert(model)
     return sqlite.insert(model)
 
